@@ -1,0 +1,740 @@
+package bitscale
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Defaults for the options of the same names.
+const (
+	DefaultMaxRetries      = 4
+	DefaultRetryWaitMin    = 500 * time.Millisecond
+	DefaultRetryWaitMax    = 60 * time.Second
+	DefaultMaxResponseSize = 64 << 20
+)
+
+// ErrNoWorkspace is returned, before any request is sent, by the methods of
+// endpoints that need a workspace when the client has none.
+var ErrNoWorkspace = errors.New("bitscale: no workspace ID: set one with WithWorkspaceID, " +
+	"the BITSCALE_WORKSPACE_ID environment variable, or Client.ForWorkspace")
+
+// Client talks to the BitScale API. Create one with NewClient or
+// NewClientFromEnv and share it: it is safe for concurrent use.
+type Client struct {
+	Users      *UsersService
+	Workspaces *WorkspacesService
+	Grids      *GridsService
+	Runs       *RunsService
+
+	workspaceID string
+	core        *core // shared with the clients made by ForWorkspace
+}
+
+// core is what every client of one NewClient call shares.
+type core struct {
+	key         *string // a pointer, which fmt prints as an address
+	baseURL     *url.URL
+	userAgent   string
+	maxResponse int64
+	gate        *gate
+	replayable  *retryablehttp.Client // for requests safe to send twice
+	once        *retryablehttp.Client // for requests that are not (grid runs)
+}
+
+type service struct{ client *Client }
+
+// UsersService reads the account of the API key's user.
+type UsersService service
+
+// WorkspacesService lists and reads workspaces.
+type WorkspacesService service
+
+// GridsService lists, reads and runs grids.
+type GridsService service
+
+// RunsService reads asynchronous runs and waits for them to end.
+type RunsService service
+
+// Option configures a Client in NewClient or NewClientFromEnv.
+type Option func(*settings) error
+
+type settings struct {
+	baseURL        string
+	workspaceID    string
+	httpClient     *http.Client
+	userAgent      string
+	maxRetries     int
+	waitMin        time.Duration
+	waitMax        time.Duration
+	attemptTimeout time.Duration
+	logger         *slog.Logger
+	policy         RetryPolicy
+	gate           bool
+	allowHTTP      bool
+	maxResponse    int64
+}
+
+// WithBaseURL sets the API's base URL, such as a fake server's. A URL with
+// no path gets the version path /api/v1/. NewClient refuses a relative URL,
+// one with a query or fragment, and plain http:// to a host other than
+// loopback unless WithAllowHTTP is also given.
+func WithBaseURL(rawURL string) Option {
+	return func(s *settings) error { s.baseURL = rawURL; return nil }
+}
+
+// WithWorkspaceID sets the workspace sent in the workspace-id header.
+func WithWorkspaceID(id string) Option {
+	return func(s *settings) error {
+		s.workspaceID = strings.TrimSpace(id)
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client whose transport, redirect policy,
+// cookie jar and timeout are used. The client is copied, not changed. It
+// returns an error from NewClient when c is nil.
+func WithHTTPClient(c *http.Client) Option {
+	return func(s *settings) error {
+		if c == nil {
+			return errors.New("bitscale: WithHTTPClient: nil *http.Client")
+		}
+		s.httpClient = c
+		return nil
+	}
+}
+
+// WithUserAgent puts a product token of the caller's, such as
+// "leadsync/2.1", before the SDK's own in the User-Agent header.
+func WithUserAgent(product string) Option {
+	return func(s *settings) error {
+		if strings.ContainsAny(product, "\r\n") {
+			return errors.New("bitscale: WithUserAgent: line break in user agent")
+		}
+		s.userAgent = strings.TrimSpace(product)
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a failed request may be sent again
+// (DefaultMaxRetries); 0 sends every request once. It returns an error from
+// NewClient when n is negative.
+func WithMaxRetries(n int) Option {
+	return func(s *settings) error {
+		if n < 0 {
+			return fmt.Errorf("bitscale: WithMaxRetries: negative count %d", n)
+		}
+		s.maxRetries = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the shortest and longest wait between attempts
+// (DefaultRetryWaitMin, DefaultRetryWaitMax). The longest wait also bounds
+// how long the client honours Retry-After and rate-limit resets: when the
+// server asks for a longer wait, the call returns its error at once. It
+// returns an error from NewClient when min is negative or above max.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(s *settings) error {
+		if min < 0 || max < min {
+			return fmt.Errorf("bitscale: WithRetryWait: need 0 <= min <= max, got %s and %s", min, max)
+		}
+		s.waitMin, s.waitMax = min, max
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each attempt, reading its response included,
+// besides the deadline of the call's context. Zero means no bound.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < 0 {
+			return fmt.Errorf("bitscale: WithAttemptTimeout: negative duration %s", d)
+		}
+		s.attemptTimeout = d
+		return nil
+	}
+}
+
+// WithLogger logs each attempt and retry at debug and info level. The
+// client is silent without it. Nothing logged holds the API key.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error { s.logger = l; return nil }
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(s *settings) error {
+		if p == nil {
+			return errors.New("bitscale: WithRetryPolicy: nil policy")
+		}
+		s.policy = p
+		return nil
+	}
+}
+
+// WithRateLimitGate turns the rate-limit gate on (the default) or off. While
+// on, requests wait for the window's reset when the organization's requests
+// are spent instead of being sent only to be refused with 429.
+func WithRateLimitGate(on bool) Option {
+	return func(s *settings) error { s.gate = on; return nil }
+}
+
+// WithAllowHTTP lets the base URL use plain http:// to a host other than
+// loopback, which sends the API key unencrypted.
+func WithAllowHTTP() Option {
+	return func(s *settings) error { s.allowHTTP = true; return nil }
+}
+
+// WithMaxResponseSize bounds the size of a response body the client reads
+// (DefaultMaxResponseSize); a larger one is an error matching
+// ErrResponseTooLarge.
+func WithMaxResponseSize(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("bitscale: WithMaxResponseSize: need a positive size, got %d", n)
+		}
+		s.maxResponse = n
+		return nil
+	}
+}
+
+// NewClient returns a client that authenticates with apiKey. It sends no
+// request. It returns an error for an empty key, a key that cannot be sent
+// in a header, or an invalid option.
+func NewClient(apiKey string, opts ...Option) (*Client, error) {
+	key := strings.TrimSpace(apiKey)
+	if key == "" {
+		return nil, errors.New("bitscale: empty API key")
+	}
+	if strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return nil, errors.New("bitscale: API key holds spaces or control characters")
+	}
+	s := settings{
+		baseURL:     DefaultBaseURL,
+		maxRetries:  DefaultMaxRetries,
+		waitMin:     DefaultRetryWaitMin,
+		waitMax:     DefaultRetryWaitMax,
+		policy:      DefaultRetryPolicy,
+		gate:        true,
+		maxResponse: DefaultMaxResponseSize,
+	}
+	for _, opt := range opts {
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	base, err := parseBaseURL(s.baseURL, s.allowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	c := &core{
+		key:         &key,
+		baseURL:     base,
+		userAgent:   strings.TrimSpace(s.userAgent + " bitscale-go/" + Version),
+		maxResponse: s.maxResponse,
+		gate:        newGate(s.waitMax, s.gate),
+	}
+	hc := httpClient(s, &transport{key: []string{key}, base: base, gate: c.gate})
+	c.replayable = retryClient(s, hc, true)
+	c.once = retryClient(s, hc, false)
+	return newClient(c, s.workspaceID), nil
+}
+
+// NewClientFromEnv returns a client configured from BITSCALE_API_KEY,
+// BITSCALE_WORKSPACE_ID and BITSCALE_BASE_URL; opts are applied after them
+// and so win. It returns an error when BITSCALE_API_KEY is unset, or as
+// NewClient does.
+func NewClientFromEnv(opts ...Option) (*Client, error) {
+	key := os.Getenv("BITSCALE_API_KEY")
+	if strings.TrimSpace(key) == "" {
+		return nil, errors.New("bitscale: BITSCALE_API_KEY is not set")
+	}
+	var env []Option
+	if ws := os.Getenv("BITSCALE_WORKSPACE_ID"); ws != "" {
+		env = append(env, WithWorkspaceID(ws))
+	}
+	if u := os.Getenv("BITSCALE_BASE_URL"); u != "" {
+		env = append(env, WithBaseURL(u))
+	}
+	return NewClient(key, append(env, opts...)...)
+}
+
+func newClient(c *core, workspaceID string) *Client {
+	cl := &Client{core: c, workspaceID: workspaceID}
+	cl.Users = &UsersService{cl}
+	cl.Workspaces = &WorkspacesService{cl}
+	cl.Grids = &GridsService{cl}
+	cl.Runs = &RunsService{cl}
+	return cl
+}
+
+// ForWorkspace returns a client for another workspace that shares this
+// client's connections, options and rate-limit gate, for programs that serve
+// several workspaces. An empty ID gives a client with no workspace.
+func (c *Client) ForWorkspace(workspaceID string) *Client {
+	return newClient(c.core, strings.TrimSpace(workspaceID))
+}
+
+// WorkspaceID returns the workspace sent in the workspace-id header, or "".
+func (c *Client) WorkspaceID() string { return c.workspaceID }
+
+// BaseURL returns a copy of the base URL requests are sent to.
+func (c *Client) BaseURL() *url.URL {
+	u := *c.core.baseURL
+	return &u
+}
+
+// RateLimit returns the rate limit the API last reported to this client or
+// to any client made from it with ForWorkspace. It is safe for concurrent use.
+func (c *Client) RateLimit() RateLimit { return c.core.gate.rateLimit() }
+
+// String describes the client without its API key.
+func (c *Client) String() string {
+	return fmt.Sprintf("bitscale.Client{base: %s, workspace: %q}", c.core.baseURL, c.workspaceID)
+}
+
+func parseBaseURL(raw string, allowHTTP bool) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: base URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return nil, fmt.Errorf("bitscale: base URL %q is not an absolute http(s) URL", raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("bitscale: base URL %q has a query or fragment", raw)
+	case u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()):
+		return nil, fmt.Errorf("bitscale: base URL %q would send the API key unencrypted; "+
+			"use https, or WithAllowHTTP if this is intended", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/api/v1/"
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawPath = ""
+	return u, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// httpClient returns a copy of the configured HTTP client whose transport
+// is t wrapped around the configured one.
+func httpClient(s settings, t *transport) *http.Client {
+	var hc http.Client
+	if s.httpClient != nil {
+		hc = *s.httpClient
+	} else {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep a connection per concurrent caller, not net/http's default of
+		// two, so that parallel callers reuse connections instead of opening
+		// new ones for every request.
+		tr.MaxIdleConnsPerHost = 100
+		hc.Transport = tr
+	}
+	t.next = hc.Transport
+	if t.next == nil {
+		t.next = http.DefaultTransport
+	}
+	hc.Transport = t
+	if s.attemptTimeout > 0 {
+		hc.Timeout = s.attemptTimeout
+	}
+	return &hc
+}
+
+// retryClient returns the retrying client for requests that are, or are
+// not, safe to send twice.
+func retryClient(s settings, hc *http.Client, replayable bool) *retryablehttp.Client {
+	rc := &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: s.waitMin,
+		RetryWaitMax: s.waitMax,
+		RetryMax:     s.maxRetries,
+		Backoff:      backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	policy, waitMax, log := s.policy, s.waitMax, s.logger
+	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if err == nil && resp != nil && resp.Body == bodyRead {
+			return false, nil // asked again after a body was read whole: nothing new
+		}
+		if ctx.Err() != nil || !policy(ctx, replayable, resp, err) {
+			return false, nil
+		}
+		// Rather than wait and try again in vain, give the caller the
+		// server's answer now when its wait is longer than allowed.
+		wait := serverWait(resp, time.Now())
+		if dl, ok := ctx.Deadline(); wait > waitMax || ok && time.Until(dl) < wait {
+			return false, nil
+		}
+		if log != nil {
+			logRetry(log, resp, err)
+		}
+		return true, nil
+	}
+	if log != nil {
+		rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, n int) {
+			log.Debug("bitscale: request", "method", req.Method, "path", req.URL.EscapedPath(), "attempt", n+1)
+		}
+		rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+			log.Debug("bitscale: response", "method", resp.Request.Method, "path", resp.Request.URL.EscapedPath(),
+				"status", resp.StatusCode, "rate_limit", parseRateLimit(resp.Header).String())
+		}
+	}
+	return rc
+}
+
+func logRetry(log *slog.Logger, resp *http.Response, err error) {
+	if resp != nil {
+		log.Info("bitscale: retrying", "method", resp.Request.Method, "path", resp.Request.URL.EscapedPath(),
+			"status", resp.StatusCode)
+		return
+	}
+	log.Info("bitscale: retrying", "error", err)
+}
+
+// transport adds the API key to requests for the API's host, and only those,
+// and passes them through the rate-limit gate.
+type transport struct {
+	next http.RoundTripper
+	key  []string // the api_key header value, shared and never changed
+	base *url.URL
+	gate *gate
+}
+
+// RoundTrip sends one attempt. It does not change req: the key goes on a
+// copy, so the caller's request and Response.Request never hold it.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != t.base.Scheme || req.URL.Host != t.base.Host {
+		// A redirect or a URL from a response led elsewhere: the key is
+		// never added, and net/http copied the workspace header, so drop it.
+		//lint:ignore SA1008 the header is stored as the API spells it, not canonicalized.
+		if _, ok := req.Header[headerWorkspace]; ok {
+			r := *req
+			r.Header = req.Header.Clone()
+			delete(r.Header, headerWorkspace)
+			req = &r
+		}
+		return t.next.RoundTrip(req)
+	}
+	if err := t.gate.acquire(req.Context()); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &unsentError{err}
+	}
+	r := *req
+	r.Header = make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		r.Header[k] = v
+	}
+	r.Header[headerAPIKey] = t.key
+	resp, err := t.next.RoundTrip(&r)
+	if resp == nil {
+		t.gate.release(RateLimit{}, false)
+		return nil, err
+	}
+	t.gate.release(parseRateLimit(resp.Header), true)
+	resp.Request = req
+	return resp, err
+}
+
+// unsentError wraps the error of an attempt that failed before anything was
+// sent, which is always safe to report as not carried out.
+type unsentError struct{ err error }
+
+func (e *unsentError) Error() string { return e.err.Error() }
+func (e *unsentError) Unwrap() error { return e.err }
+
+// Response is the API's HTTP response. Its body has been read and closed;
+// the decoded value is what the method returned.
+type Response struct {
+	*http.Response
+
+	// RateLimit is the rate limit this response reported.
+	RateLimit RateLimit
+}
+
+// NewRequest returns a request for path, relative to the client's base URL
+// (such as "grids/grid_001"), with body encoded as JSON when not nil. It
+// sets the Accept, User-Agent, Content-Type and workspace-id headers; the API
+// key is added when the request is sent, and only to the API's host. IDs in
+// path must already be escaped with url.PathEscape. It returns an error for a
+// path that does not parse or a body that cannot be encoded.
+func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	u, err := c.core.baseURL.Parse(strings.TrimPrefix(path, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: request path %q: %w", path, err)
+	}
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("bitscale: encoding %s %s body: %w", method, u.Path, err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: %w", err)
+	}
+	req.Header["Accept"] = []string{"application/json"}
+	req.Header["User-Agent"] = []string{c.core.userAgent}
+	if body != nil {
+		req.Header["Content-Type"] = []string{"application/json"}
+	}
+	if c.workspaceID != "" {
+		req.Header[headerWorkspace] = []string{c.workspaceID}
+	}
+	return req, nil
+}
+
+// Do sends req, retrying as the client's policy allows, and decodes a 2xx
+// JSON response into v: v may be nil to discard the body, or an io.Writer to
+// receive it raw. It returns an *APIError for any other status, a
+// *DecodeError for a 2xx body that cannot be read or decoded, and the
+// context's error when ctx ends first. The *Response is returned whenever the
+// server answered.
+func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+	method, path := req.Method, req.URL.EscapedPath()
+	if err := req.Context().Err(); err != nil {
+		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
+	}
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: %s %s: reading request body: %w", method, path, err)
+	}
+	// Read the body inside the retry loop, so that a body cut off mid-way
+	// is retried like any other failed attempt of a replayable request.
+	var (
+		read    *http.Response
+		body    []byte
+		readErr error
+	)
+	limit := c.core.maxResponse
+	rreq.SetResponseHandler(func(resp *http.Response) error {
+		read = resp
+		body, readErr = readBody(resp, limit)
+		if readErr == nil {
+			resp.Body = bodyRead
+		}
+		return readErr
+	})
+	replayable := replayable(method)
+	rc := c.core.replayable
+	if !replayable {
+		rc = c.core.once
+	}
+	resp, err := rc.Do(rreq)
+	if resp == nil {
+		return nil, c.sendError(method, path, replayable, err)
+	}
+	if read != resp {
+		body, readErr = readBody(resp, limit)
+	}
+	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := newAPIError(resp, body)
+		apiErr.Method, apiErr.Path = method, path
+		c.redact(apiErr)
+		if !replayable && resp.StatusCode >= 500 {
+			return r, &outcomeError{apiErr}
+		}
+		return r, apiErr
+	}
+	if readErr == nil {
+		readErr = c.decode(resp, body, v)
+	}
+	if readErr != nil {
+		var apiErr *APIError
+		if errors.As(readErr, &apiErr) {
+			return r, apiErr
+		}
+		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
+		if !replayable {
+			err = &outcomeError{err}
+		}
+		return r, err
+	}
+	return r, nil
+}
+
+// replayable reports whether a request with this method may be sent twice.
+func replayable(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// sendError wraps the error of a request that got no response.
+func (c *Client) sendError(method, path string, replayable bool, err error) error {
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err // url.Error repeats the method and URL
+	}
+	wrapped := fmt.Errorf("bitscale: %s %s: %w", method, path, cause)
+	var unsent *unsentError
+	if !replayable && errors.As(err, &ue) && !errors.As(err, &unsent) && connected(err) {
+		return &outcomeError{wrapped}
+	}
+	return wrapped
+}
+
+// bodyRead replaces a response body the client has read whole.
+var bodyRead io.ReadCloser = readMark{}
+
+type readMark struct{}
+
+func (readMark) Read([]byte) (int, error) { return 0, io.EOF }
+func (readMark) Close() error             { return nil }
+
+// readBody reads and closes a response body of at most limit bytes.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		limit = maxErrorBody
+	}
+	body, err := readLimited(resp, limit)
+	resp.Body.Close()
+	if err != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		return body, nil // the part read still makes a useful APIError
+	}
+	return body, err
+}
+
+// readLimited reads at most limit bytes of resp.Body into a buffer sized
+// from Content-Length when the server sent one, so that a large body is held
+// once, not grown by copying. It does not close the body.
+func readLimited(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n)
+		k, err := io.ReadFull(resp.Body, buf)
+		return buf[:k], err
+	}
+	var b bytes.Buffer
+	_, err := b.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if int64(b.Len()) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+	}
+	return b.Bytes(), err
+}
+
+// decode decodes a 2xx body into v. It unwraps a {"success":…,"data":…}
+// envelope, which the body is taken to be when decoding it directly leaves v
+// empty, and turns {"success":false,"error":…} into an *APIError.
+func (c *Client) decode(resp *http.Response, body []byte, v any) error {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case io.Writer:
+		_, err := v.Write(body)
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if resp.StatusCode == http.StatusNoContent {
+			return nil
+		}
+		return errors.New("empty body where JSON was expected")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return err
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
+		return nil
+	}
+	env := struct {
+		Success *bool           `json:"success"`
+		Data    any             `json:"data"`
+		Error   json.RawMessage `json:"error"`
+	}{Data: v}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return err
+	}
+	if env.Success != nil && !*env.Success {
+		apiErr := newAPIError(resp, body)
+		c.redact(apiErr)
+		return apiErr
+	}
+	return nil
+}
+
+// redact removes the API key from what the server said, in case it echoed
+// the key back in an error.
+func (c *Client) redact(e *APIError) {
+	e.Message = strings.ReplaceAll(e.Message, *c.core.key, "[redacted]")
+	redactValue(e.Details, *c.core.key)
+}
+
+func redactValue(v any, key string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, key, "[redacted]")
+	case map[string]any:
+		for k, x := range v {
+			v[k] = redactValue(x, key)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = redactValue(x, key)
+		}
+	}
+	return v
+}
+
+// send builds a request, sends it and decodes the answer into a new T.
+func send[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
+	req, err := c.NewRequest(ctx, method, path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := new(T)
+	resp, err := c.Do(req, v)
+	if err != nil {
+		return nil, resp, err
+	}
+	return v, resp, nil
+}
+
+// needWorkspace returns ErrNoWorkspace when the client has no workspace.
+func (c *Client) needWorkspace() error {
+	if c.workspaceID == "" {
+		return ErrNoWorkspace
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse, such as before a program exits. The client stays usable.
+func (c *Client) CloseIdleConnections() {
+	// The transport wrapper hides this method from http.Client on purpose:
+	// go-retryablehttp closes idle connections whenever retries run out,
+	// which would make a busy client's other callers reconnect.
+	t := c.core.replayable.HTTPClient.Transport.(*transport)
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,311 @@
+package bitscale
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RateLimit is the organization's request budget as a response reported it
+// in X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset. The
+// zero value means the response carried no such headers.
+type RateLimit struct {
+	Limit     int       // requests allowed per window
+	Remaining int       // requests left in the current window
+	Reset     time.Time // when the current window ends
+}
+
+// String formats the rate limit for logs.
+func (r RateLimit) String() string {
+	if r == (RateLimit{}) {
+		return "rate limit unknown"
+	}
+	return fmt.Sprintf("%d/%d remaining, resets %s", r.Remaining, r.Limit, r.Reset.Format(time.RFC3339))
+}
+
+// known reports whether the headers carried a remaining count.
+func (r RateLimit) known() bool { return r.Limit > 0 || r.Remaining > 0 || !r.Reset.IsZero() }
+
+// parseRateLimit reads the rate-limit headers. Reset is Unix seconds, as the
+// API documents; a value too small to be a Unix time is taken as seconds from
+// now, which some gateways send. Headers that do not parse are ignored.
+func parseRateLimit(h http.Header) RateLimit {
+	var r RateLimit
+	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit"))); err == nil && v >= 0 {
+		r.Limit = v
+	}
+	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Remaining"))); err == nil && v >= 0 {
+		r.Remaining = v
+	}
+	if v, err := strconv.ParseFloat(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 64); err == nil && v > 0 && v < 1e11 {
+		if v < 1e9 {
+			r.Reset = time.Now().Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
+		} else {
+			r.Reset = time.UnixMilli(int64(v * 1000))
+		}
+	}
+	return r
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
+// It returns zero for an empty, unparsable or past value.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 || secs > 1e9 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// serverWait is how long the server asked the client to wait before the
+// next attempt: Retry-After, or on a 429 the time until X-RateLimit-Reset.
+func serverWait(resp *http.Response, now time.Time) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	if d := parseRetryAfter(resp.Header.Get("Retry-After"), now); d > 0 {
+		return d
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if rl := parseRateLimit(resp.Header); rl.Reset.After(now) {
+			return rl.Reset.Sub(now)
+		}
+	}
+	return 0
+}
+
+// RetryPolicy decides whether an attempt that ended with resp or err is sent
+// again. replayable is false for a request that is not safe to send twice, a
+// grid run. The client stops anyway when the request's context has ended, when
+// the attempts are spent, or when the server asks for a longer wait than the
+// client's maximum.
+type RetryPolicy func(ctx context.Context, replayable bool, resp *http.Response, err error) bool
+
+// DefaultRetryPolicy is the policy clients use unless WithRetryPolicy says
+// otherwise:
+//
+//	                          GET (replayable)   grid run POST
+//	connection never made     retry              retry
+//	other network error       retry              no: ErrOutcomeUnknown
+//	attempt timeout           retry              no: ErrOutcomeUnknown
+//	429 Too Many Requests     retry              retry
+//	500, 502, 503, 504        retry              no: ErrOutcomeUnknown
+//	other 4xx and 5xx         no                 no
+//
+// A 429 is not retried when X-RateLimit-Remaining says the window still has
+// room: that 429 is a quota such as RUN_LIMIT_EXCEEDED, which waiting does
+// not lift. TLS certificate errors and too many redirects are not retried.
+func DefaultRetryPolicy(ctx context.Context, replayable bool, resp *http.Response, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		if !transient(err) {
+			return false
+		}
+		return replayable || !connected(err)
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		rl := parseRateLimit(resp.Header)
+		return !(rl.known() && rl.Remaining > 0)
+	case http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return replayable
+	}
+	return false
+}
+
+// transient reports whether a transport error may go away on its own.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errGate) || errors.Is(err, ErrResponseTooLarge) {
+		return false
+	}
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		invalidCert      x509.CertificateInvalidError
+		wrongHost        x509.HostnameError
+		verifyErr        *tls.CertificateVerificationError
+	)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &invalidCert) ||
+		errors.As(err, &wrongHost) || errors.As(err, &verifyErr) {
+		return false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "stopped after") {
+		return false // too many redirects
+	}
+	return true
+}
+
+// connected reports whether err happened after a connection was made, so
+// that the request may have reached the server. Only a failed dial or name
+// lookup proves it did not.
+func connected(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return false
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return false
+	}
+	return true
+}
+
+// backoff is the wait before attempt n+2: what the server asked for, or an
+// exponential wait with full jitter between lo and hi.
+func backoff(lo, hi time.Duration, n int, resp *http.Response) time.Duration {
+	if d := serverWait(resp, time.Now()); d > 0 {
+		return min(d, hi)
+	}
+	ceil := hi
+	if n < 32 && lo <= hi>>uint(n) {
+		ceil = lo << uint(n)
+	}
+	if ceil <= lo {
+		return lo
+	}
+	return lo + rand.N(ceil-lo)
+}
+
+// errGate is matched by the error of a request the rate-limit gate would
+// have to hold past the context's deadline or the client's maximum wait.
+var errGate = errors.New("rate limit window spent")
+
+// gate holds requests while the organization's rate-limit window is spent,
+// so that a busy program sends few requests only to have them refused.
+//
+// It trusts what the server reports: after each response the requests left
+// are the response's X-RateLimit-Remaining less the requests still in
+// flight, which the server may not have counted yet. When nothing is left,
+// new requests wait for the window's reset. The first request after a reset
+// goes alone, and the others wait for its response to learn the new
+// window, so a crowd of waiting goroutines does not flood the new window.
+// Until a response has carried rate-limit headers, nothing is held.
+type gate struct {
+	maxWait time.Duration
+	hold    bool // false: only observe, never hold a request
+
+	mu        sync.Mutex
+	last      RateLimit     // as last reported by the server
+	remaining int           // estimate for the current window
+	inflight  int           // requests sent and not yet answered
+	limited   bool          // the server reports a rate limit
+	probing   bool          // a request is out to learn a new window
+	changed   chan struct{} // closed and replaced when the state changes
+}
+
+func newGate(maxWait time.Duration, hold bool) *gate {
+	return &gate{maxWait: maxWait, hold: hold, changed: make(chan struct{})}
+}
+
+// acquire waits until a request may be sent and counts it as in flight.
+// Every successful acquire must be followed by one release.
+func (g *gate) acquire(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		now := time.Now()
+		switch {
+		case !g.hold || !g.limited || g.remaining > 0:
+			g.remaining--
+			g.inflight++
+			g.mu.Unlock()
+			return nil
+		case !now.Before(g.last.Reset) && !g.probing:
+			g.probing = true
+			g.inflight++
+			g.mu.Unlock()
+			return nil
+		}
+		reset, changed := g.last.Reset, g.changed
+		g.mu.Unlock()
+
+		// Past the reset a probe is out: wait for its answer alone.
+		wait := max(reset.Sub(now), 0)
+		if wait > g.maxWait {
+			return fmt.Errorf("%w until %s, longer than the maximum wait of %s: %w",
+				errGate, reset.Format(time.RFC3339), g.maxWait, ErrRateLimited)
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Before(reset) {
+			return fmt.Errorf("%w until %s, after the context's deadline: %w: %w",
+				errGate, reset.Format(time.RFC3339), ErrRateLimited, context.DeadlineExceeded)
+		}
+		if err := sleep(ctx, wait, changed); err != nil {
+			return err
+		}
+	}
+}
+
+// release records the answer to a request counted by acquire. answered
+// is false when no response arrived; rl is what the response reported.
+func (g *gate) release(rl RateLimit, answered bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inflight--
+	wasProbing := g.probing
+	g.probing = false
+	switch {
+	case rl.known() && rl.Reset.Before(g.last.Reset):
+		// An answer from a window that has since ended tells nothing new.
+	case rl.known() && !rl.Reset.IsZero():
+		g.last = rl
+		g.limited = true
+		g.remaining = rl.Remaining - g.inflight
+	case answered:
+		// No headers, or no reset time: there is nothing to wait for.
+		if rl.known() {
+			g.last = rl
+		}
+		g.limited = false
+	}
+	if wasProbing || answered {
+		close(g.changed)
+		g.changed = make(chan struct{})
+	}
+}
+
+// rateLimit returns the rate limit as last reported by the server.
+func (g *gate) rateLimit() RateLimit {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.last
+}
+
+// sleep waits for d, for wake to be closed, or for ctx to end, whichever is
+// first; it returns ctx's error in the last case. A non-positive d sets no
+// timer: only wake or ctx end the wait.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout:
+	case <-wake:
+	}
+	return nil
+}
