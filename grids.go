@@ -1,0 +1,241 @@
+package bitscale
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/go-querystring/query"
+)
+
+// ColumnType is the data type of a grid column.
+type ColumnType string
+
+// The column types the API documents.
+const (
+	ColumnText         ColumnType = "text"          // plain text
+	ColumnNumber       ColumnType = "number"        // integer or float
+	ColumnURL          ColumnType = "url"           // a URL string
+	ColumnEmail        ColumnType = "email"         // an email address
+	ColumnDate         ColumnType = "date"          // an ISO 8601 date string
+	ColumnBoolean      ColumnType = "boolean"       // true or false
+	ColumnAIEnrichment ColumnType = "ai_enrichment" // filled by a BitScale AI agent
+	ColumnFormula      ColumnType = "formula"       // computed from other columns
+)
+
+// Visibility is a grid's access scope.
+type Visibility string
+
+// The grid visibilities the API documents.
+const (
+	VisibilityWorkspace Visibility = "workspace"
+	VisibilityPrivate   Visibility = "private"
+	VisibilityPublic    Visibility = "public"
+)
+
+// GridSummary is a grid as listed by GridsService.List.
+type GridSummary struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	RowCount    int       `json:"row_count"`
+	ColumnCount int       `json:"column_count"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// GridList is the answer of GridsService.List.
+type GridList struct {
+	Grids []GridSummary `json:"grids"`
+	Total int           `json:"total"` // grids matching the search
+}
+
+// Grid is a grid with its settings and column definitions.
+type Grid struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Settings    GridSettings `json:"settings"`
+	Columns     []Column     `json:"columns"`
+	RowCount    int          `json:"row_count"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+}
+
+// GridSettings is a grid's configuration.
+type GridSettings struct {
+	RowLimit   int        `json:"row_limit"`
+	AutoRun    bool       `json:"auto_run"` // runs on every new row
+	Visibility Visibility `json:"visibility"`
+}
+
+// Column defines a grid column. Its ID, a UUID, is the key of the column in
+// RunRequest.Inputs, RunRequest.OutputColumns and Run.Outputs.
+type Column struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Type     ColumnType `json:"type"`
+	IsInput  bool       `json:"is_input"`
+	IsOutput bool       `json:"is_output"`
+	Required bool       `json:"required"`
+}
+
+// GridListOptions filters GridsService.List.
+type GridListOptions struct {
+	// Search keeps the grids whose name contains it, ignoring case.
+	Search string `url:"search,omitempty"`
+}
+
+// RunRequest is the input of a grid run.
+type RunRequest struct {
+	// Inputs maps input column IDs to their values.
+	Inputs map[string]any `json:"inputs"`
+	// OutputColumns limits Run.Outputs to these column IDs; empty returns
+	// every column.
+	OutputColumns []string `json:"output_columns,omitempty"`
+	// WebhookURL receives the run's result when an asynchronous run ends.
+	// BitScale requires a public https:// URL. RunAsync only.
+	WebhookURL string `json:"webhook_url,omitempty"`
+}
+
+// List returns the grids of a workspace (GET /workspaces/{id}/grids), sent
+// with that workspace as its workspace-id. An empty workspaceID means the
+// client's workspace. opts may be nil.
+func (s *GridsService) List(ctx context.Context, workspaceID string, opts *GridListOptions) (*GridList, *Response, error) {
+	c := s.client
+	if workspaceID == "" {
+		if err := c.needWorkspace(); err != nil {
+			return nil, nil, err
+		}
+		workspaceID = c.workspaceID
+	}
+	id, err := segment("workspaceID", workspaceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := "workspaces/" + id + "/grids"
+	if opts != nil {
+		v, err := query.Values(opts)
+		if err != nil {
+			return nil, nil, &ArgumentError{Name: "opts", Reason: err.Error()}
+		}
+		if q := v.Encode(); q != "" {
+			path += "?" + q
+		}
+	}
+	if workspaceID != c.workspaceID {
+		c = c.ForWorkspace(workspaceID)
+	}
+	return send[GridList](ctx, c, http.MethodGet, path, nil)
+}
+
+// Get returns a grid with its settings and columns (GET /grids/{id}). It
+// returns ErrNoWorkspace or an *ArgumentError before any request when the
+// client has no workspace or gridID is empty.
+func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response, error) {
+	id, err := s.gridPath(gridID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return send[Grid](ctx, s.client, http.MethodGet, id, nil)
+}
+
+// Run runs a grid on one row and waits for its outputs (POST
+// /grids/{id}/run in sync mode). A run that ends failed is returned with an
+// error matching ErrRunFailed.
+//
+// The run spends credits, and the API has no idempotency key, so it is sent
+// again only when the server surely did not start it (429, or no
+// connection made). When that is not certain the error matches
+// ErrOutcomeUnknown. Bad arguments are refused with an *ArgumentError
+// before any request.
+func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
+	run, resp, err := s.run(ctx, gridID, req, ModeSync)
+	if err == nil && run.Status == RunFailed {
+		err = run.failure()
+	}
+	return run, resp, err
+}
+
+// RunAsync starts a grid run on one row and returns at once with the queued
+// run, whose ID Runs.Get and Runs.PollUntilDone take (POST /grids/{id}/run in
+// async mode). When req.WebhookURL is set BitScale posts the result there.
+// It is sent again only as Run is.
+func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
+	run, resp, err := s.run(ctx, gridID, req, ModeAsync)
+	if err == nil && run.ID == "" {
+		err = &DecodeError{Method: http.MethodPost, Path: resp.Request.URL.EscapedPath(),
+			StatusCode: resp.StatusCode, Err: errNoRunID}
+		err = &outcomeError{err}
+	}
+	return run, resp, err
+}
+
+// RunAndWait starts an asynchronous run and polls it until it ends, as
+// RunAsync and Runs.PollUntilDone do. opts may be nil.
+func (s *GridsService) RunAndWait(ctx context.Context, gridID string, req *RunRequest, opts *PollOptions) (*Run, error) {
+	run, _, err := s.RunAsync(ctx, gridID, req)
+	if err != nil {
+		return run, err
+	}
+	return s.client.Runs.PollUntilDone(ctx, gridID, run.ID, opts)
+}
+
+func (s *GridsService) run(ctx context.Context, gridID string, req *RunRequest, mode RunMode) (*Run, *Response, error) {
+	path, err := s.gridPath(gridID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := req.check(mode); err != nil {
+		return nil, nil, err
+	}
+	body := struct {
+		Mode RunMode `json:"mode"`
+		*RunRequest
+	}{mode, req}
+	return send[Run](ctx, s.client, http.MethodPost, path+"/run", &body)
+}
+
+// gridPath returns the escaped path of a grid, or why there is none.
+func (s *GridsService) gridPath(gridID string) (string, error) {
+	if err := s.client.needWorkspace(); err != nil {
+		return "", err
+	}
+	id, err := segment("gridID", gridID)
+	if err != nil {
+		return "", err
+	}
+	return "grids/" + id, nil
+}
+
+// check refuses a request the API would refuse, or that would not do what
+// its caller meant.
+func (r *RunRequest) check(mode RunMode) error {
+	switch {
+	case r == nil:
+		return &ArgumentError{Name: "req", Reason: "must not be nil"}
+	case len(r.Inputs) == 0:
+		return &ArgumentError{Name: "req.Inputs", Reason: "must hold at least one input column"}
+	case mode == ModeSync && r.WebhookURL != "":
+		return &ArgumentError{Name: "req.WebhookURL", Reason: "is only used by RunAsync; a sync run would ignore it"}
+	}
+	for id := range r.Inputs {
+		if strings.TrimSpace(id) == "" {
+			return &ArgumentError{Name: "req.Inputs", Reason: "has an empty column ID"}
+		}
+	}
+	for _, id := range r.OutputColumns {
+		if strings.TrimSpace(id) == "" {
+			return &ArgumentError{Name: "req.OutputColumns", Reason: "has an empty column ID"}
+		}
+	}
+	if r.WebhookURL != "" {
+		u, err := url.Parse(r.WebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return &ArgumentError{Name: "req.WebhookURL", Reason: "must be an absolute https:// URL"}
+		}
+	}
+	return nil
+}
