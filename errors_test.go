@@ -1,0 +1,271 @@
+package bitscale_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEveryDocumentedCodeMapsToItsSentinel(t *testing.T) {
+	cases := []struct {
+		status int
+		code   string
+		code2  error // the sentinel of the code
+		class  error // the sentinel of the status
+	}{
+		{401, "INVALID_API_KEY", bitscale.ErrInvalidAPIKey, bitscale.ErrUnauthorized},
+		{404, "WORKSPACE_NOT_FOUND", bitscale.ErrWorkspaceNotFound, bitscale.ErrNotFound},
+		{404, "GRID_NOT_FOUND", bitscale.ErrGridNotFound, bitscale.ErrNotFound},
+		{400, "MISSING_REQUIRED_FIELD", bitscale.ErrMissingRequiredField, bitscale.ErrBadRequest},
+		{422, "INVALID_COLUMN_TYPE", bitscale.ErrInvalidColumnType, bitscale.ErrUnprocessable},
+		{429, "RUN_LIMIT_EXCEEDED", bitscale.ErrRunLimitExceeded, bitscale.ErrRateLimited},
+		{403, "INSUFFICIENT_CREDITS", bitscale.ErrInsufficientCredits, bitscale.ErrForbidden},
+		{422, "WEBHOOK_DELIVERY_FAILED", bitscale.ErrWebhookDeliveryFailed, bitscale.ErrUnprocessable},
+		{409, "CONFLICT", nil, bitscale.ErrConflict},
+		{500, "INTERNAL_ERROR", nil, bitscale.ErrServer},
+	}
+	all := []error{bitscale.ErrInvalidAPIKey, bitscale.ErrWorkspaceNotFound, bitscale.ErrGridNotFound,
+		bitscale.ErrMissingRequiredField, bitscale.ErrInvalidColumnType, bitscale.ErrRunLimitExceeded,
+		bitscale.ErrInsufficientCredits, bitscale.ErrWebhookDeliveryFailed, bitscale.ErrBadRequest,
+		bitscale.ErrUnauthorized, bitscale.ErrForbidden, bitscale.ErrNotFound, bitscale.ErrConflict,
+		bitscale.ErrUnprocessable, bitscale.ErrRateLimited, bitscale.ErrServer}
+	for _, tc := range cases {
+		t.Run(tc.code, func(t *testing.T) {
+			body := fmt.Sprintf(`{"error":{"code":%q,"message":"what went wrong","details":{"field":"inputs.x"}}}`, tc.code)
+			c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-RateLimit-Remaining", "7") // room left: a 429 here is a quota, not retried
+				w.Header().Set("X-RateLimit-Limit", "10")
+				serveJSON(tc.status, []byte(body))(w, r)
+			}))
+			_, resp, err := c.Grids.Get(context.Background(), "grid_001")
+			var apiErr *bitscale.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.code, apiErr.Code)
+			assert.Equal(t, "what went wrong", apiErr.Message)
+			assert.Equal(t, map[string]any{"field": "inputs.x"}, apiErr.Details)
+			assert.Equal(t, "GET", apiErr.Method)
+			assert.Equal(t, "/api/v1/grids/grid_001", apiErr.Path)
+			assert.Equal(t, 7, apiErr.RateLimit.Remaining)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, fmt.Sprintf("bitscale: GET /api/v1/grids/grid_001: %d %s: %s: what went wrong",
+				tc.status, http.StatusText(tc.status), tc.code), err.Error())
+			for _, s := range all {
+				want := s == tc.code2 || s == tc.class
+				assert.Equal(t, want, errors.Is(err, s), "errors.Is(%q, %v)", tc.code, s)
+			}
+		})
+	}
+}
+
+func TestBodiesThatAreNotTheEnvelopeStillGiveAPIError(t *testing.T) {
+	html := "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>" + strings.Repeat("nginx ", 100) + "</body></html>"
+	cases := []struct {
+		name    string
+		status  int
+		ctype   string
+		body    string
+		message string
+	}{
+		{"html from a proxy", 502, "text/html", html, "<html> <head><title>502 Bad Gateway</title></head> <body>nginx"},
+		{"empty", 503, "", "", ""},
+		{"truncated json", 400, "application/json", `{"error":{"code":"MISSING_REQU`, `{"error":{"code":"MISSING_REQU`},
+		{"plain text", 401, "text/plain", "unauthorized\n", "unauthorized"},
+		{"error as string", 403, "application/json", `{"error":"forbidden here"}`, "forbidden here"},
+		{"json without error", 404, "application/json", `{"message":"gone"}`, `{"message":"gone"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			}), bitscale.WithMaxRetries(0))
+			_, _, err := c.Workspaces.List(context.Background())
+			var apiErr *bitscale.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, "", apiErr.Code)
+			assert.True(t, strings.HasPrefix(apiErr.Message, tc.message), "message %q", apiErr.Message)
+			assert.LessOrEqual(t, len(apiErr.Message), 204, "an excerpt, not the page")
+			assert.NotContains(t, apiErr.Message, "\n")
+		})
+	}
+}
+
+func TestErrorBodyIsReadWithABound(t *testing.T) {
+	// A huge error page: the client reads a bounded part and moves on.
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		for i := 0; i < 1<<10; i++ {
+			w.Write([]byte(strings.Repeat("x", 1<<10)))
+		}
+	}))
+	_, _, err := c.Users.Me(context.Background())
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 404, apiErr.StatusCode)
+	assert.LessOrEqual(t, len(apiErr.Message), 204)
+}
+
+func TestRetryAfterIsReported(t *testing.T) {
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		serveJSON(503, []byte(`{"error":{"code":"UNAVAILABLE","message":"maintenance"}}`))(w, r)
+	}))
+	_, _, err := c.Users.Me(context.Background())
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 120*time.Second, apiErr.RetryAfter)
+	assert.Contains(t, err.Error(), "retry after 2m0s")
+}
+
+// countingServer answers with the statuses in order, repeating the last.
+func countingServer(t *testing.T, statuses ...int) (http.Handler, *atomic.Int32) {
+	var n atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		status := statuses[min(i, len(statuses)-1)]
+		if status == 200 {
+			serveJSON(200, []byte(`{"id":"usr_abc123","mode":"sync","status":"completed"}`))(w, r)
+			return
+		}
+		serveJSON(status, []byte(fmt.Sprintf(`{"error":{"code":"E%d","message":"attempt %d"}}`, status, i+1)))(w, r)
+	}), &n
+}
+
+func TestGetRetriesTransientStatuses(t *testing.T) {
+	for _, status := range []int{429, 500, 502, 503, 504} {
+		h, n := countingServer(t, status, status, 200)
+		c, _ := newTestClient(t, h)
+		_, _, err := c.Users.Me(context.Background())
+		require.NoError(t, err, status)
+		assert.EqualValues(t, 3, n.Load(), status)
+	}
+}
+
+func TestGetDoesNotRetryOtherStatuses(t *testing.T) {
+	for _, status := range []int{400, 401, 403, 404, 409, 422, 501, 505} {
+		h, n := countingServer(t, status, 200)
+		c, _ := newTestClient(t, h)
+		_, _, err := c.Users.Me(context.Background())
+		require.Error(t, err, status)
+		assert.EqualValues(t, 1, n.Load(), status)
+	}
+}
+
+func TestLastRealErrorAfterRetriesRunOut(t *testing.T) {
+	h, n := countingServer(t, 503)
+	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(2))
+	_, resp, err := c.Users.Me(context.Background())
+	assert.EqualValues(t, 3, n.Load())
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 503, apiErr.StatusCode)
+	assert.Equal(t, "attempt 3", apiErr.Message)
+	assert.NotContains(t, err.Error(), "giving up")
+	assert.Equal(t, 503, resp.StatusCode)
+}
+
+func TestRunPostIsRetriedOnlyWhereItSurelyDidNotRun(t *testing.T) {
+	req := &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}}
+
+	h, n := countingServer(t, 429, 200)
+	c, _ := newTestClient(t, h)
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", req)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n.Load(), "a 429 was refused before running, so it is sent again")
+
+	for _, status := range []int{500, 502, 503, 504} {
+		h, n := countingServer(t, status, 200)
+		c, _ := newTestClient(t, h)
+		_, _, err := c.Grids.Run(context.Background(), "grid_001", req)
+		assert.EqualValues(t, 1, n.Load(), "a %d may have run: never resent", status)
+		require.ErrorIs(t, err, bitscale.ErrOutcomeUnknown, status)
+		require.ErrorIs(t, err, bitscale.ErrServer, status)
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, status, apiErr.StatusCode)
+		assert.Contains(t, err.Error(), "may or may not have been carried out")
+	}
+
+	h, n = countingServer(t, 422, 200)
+	c, _ = newTestClient(t, h)
+	_, _, err = c.Grids.Run(context.Background(), "grid_001", req)
+	assert.EqualValues(t, 1, n.Load())
+	require.ErrorIs(t, err, bitscale.ErrUnprocessable)
+	assert.NotErrorIs(t, err, bitscale.ErrOutcomeUnknown, "a 4xx says the run did not happen")
+}
+
+func TestQuota429IsNotRetried(t *testing.T) {
+	var n atomic.Int32
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("X-RateLimit-Limit", "100")
+		w.Header().Set("X-RateLimit-Remaining", "42")
+		w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Minute).Unix()))
+		serveJSON(429, []byte(`{"error":{"code":"RUN_LIMIT_EXCEEDED","message":"quota"}}`))(w, r)
+	}))
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	require.ErrorIs(t, err, bitscale.ErrRunLimitExceeded)
+	assert.EqualValues(t, 1, n.Load(), "waiting does not lift a quota")
+}
+
+func TestRetryAfterLongerThanMaxWaitReturnsAtOnce(t *testing.T) {
+	h, n := countingServer(t, 429, 200)
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		h.ServeHTTP(w, r)
+	}), bitscale.WithRetryWait(time.Millisecond, time.Second))
+	start := time.Now()
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrRateLimited)
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, time.Hour, apiErr.RetryAfter)
+	assert.EqualValues(t, 1, n.Load())
+	assert.Less(t, time.Since(start), 30*time.Second, "did not wait for the server's hour")
+}
+
+func TestCustomRetryPolicy(t *testing.T) {
+	h, n := countingServer(t, 500, 200)
+	var calls []bool
+	never := func(ctx context.Context, replayable bool, resp *http.Response, err error) bool {
+		calls = append(calls, replayable)
+		return false
+	}
+	c, _ := newTestClient(t, h, bitscale.WithRetryPolicy(never))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrServer)
+	assert.EqualValues(t, 1, n.Load())
+	assert.Equal(t, []bool{true}, calls)
+
+	// A policy may resend a run, the caller's own decision.
+	h, n = countingServer(t, 500, 200)
+	always := func(ctx context.Context, replayable bool, resp *http.Response, err error) bool {
+		return resp != nil && resp.StatusCode == 500
+	}
+	c, _ = newTestClient(t, h, bitscale.WithRetryPolicy(always))
+	_, _, err = c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n.Load())
+}
+
+func TestMaxRetriesZeroSendsOnce(t *testing.T) {
+	h, n := countingServer(t, 503, 200)
+	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(0))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrServer)
+	assert.EqualValues(t, 1, n.Load())
+}

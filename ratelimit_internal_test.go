@@ -1,0 +1,278 @@
+package bitscale
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func header(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func TestParseRateLimit(t *testing.T) {
+	now := time.Now()
+	rl := parseRateLimit(header("X-RateLimit-Limit", "600", "X-RateLimit-Remaining", "12", "X-RateLimit-Reset", "1712345678"))
+	assert.Equal(t, RateLimit{Limit: 600, Remaining: 12, Reset: time.Unix(1712345678, 0)}, rl)
+
+	rl = parseRateLimit(header("X-RateLimit-Reset", "1712345678.5"))
+	assert.Equal(t, time.UnixMilli(1712345678500), rl.Reset)
+
+	rl = parseRateLimit(header("X-RateLimit-Reset", "30")) // seconds from now, as some gateways send
+	assert.WithinDuration(t, now.Add(30*time.Second), rl.Reset, time.Second)
+
+	assert.Equal(t, RateLimit{}, parseRateLimit(header("X-RateLimit-Limit", "lots", "X-RateLimit-Remaining", "-3", "X-RateLimit-Reset", "soon")))
+	assert.Equal(t, RateLimit{}, parseRateLimit(http.Header{}))
+	assert.False(t, RateLimit{}.known())
+	assert.Equal(t, "rate limit unknown", RateLimit{}.String())
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"":                              0,
+		"5":                             5 * time.Second,
+		" 2 ":                           2 * time.Second,
+		"0.25":                          250 * time.Millisecond,
+		"0":                             0,
+		"-4":                            0,
+		"soon":                          0,
+		"Fri, 02 Jan 2026 03:04:35 GMT": 30 * time.Second,
+		"Fri, 02 Jan 2026 03:00:00 GMT": 0, // past
+		"99999999999999999999":          0,
+	} {
+		assert.Equal(t, want, parseRetryAfter(in, now), "%q", in)
+	}
+}
+
+func TestServerWait(t *testing.T) {
+	now := time.Now()
+	resp := &http.Response{StatusCode: 429, Header: header("X-RateLimit-Reset", fmt.Sprint(now.Add(10*time.Second).Unix()))}
+	assert.InDelta(t, 10*time.Second, serverWait(resp, now), float64(time.Second))
+	resp.Header.Set("Retry-After", "3")
+	assert.Equal(t, 3*time.Second, serverWait(resp, now), "Retry-After wins")
+	resp = &http.Response{StatusCode: 503, Header: header("X-RateLimit-Reset", fmt.Sprint(now.Add(10*time.Second).Unix()))}
+	assert.Zero(t, serverWait(resp, now), "the reset is a wait only for a 429")
+	assert.Zero(t, serverWait(nil, now))
+}
+
+func TestBackoff(t *testing.T) {
+	lo, hi := 100*time.Millisecond, 2*time.Second
+	for n := 0; n < 40; n++ {
+		for i := 0; i < 50; i++ {
+			d := backoff(lo, hi, n, nil)
+			ceil := min(lo<<min(n, 20), hi)
+			require.GreaterOrEqual(t, d, lo, n)
+			require.LessOrEqual(t, d, max(ceil, lo), n)
+		}
+	}
+	resp := &http.Response{StatusCode: 503, Header: header("Retry-After", "1")}
+	assert.Equal(t, time.Second, backoff(lo, hi, 0, resp))
+	resp.Header.Set("Retry-After", "3600")
+	assert.Equal(t, hi, backoff(lo, hi, 0, resp), "never beyond the maximum")
+	assert.Equal(t, lo, backoff(lo, lo, 5, nil))
+	d := backoff(10*time.Second, 30*time.Second, 63, nil)
+	assert.True(t, d >= 10*time.Second && d <= 30*time.Second, "no overflow at large attempt numbers: %s", d)
+}
+
+func opErr(op string, err error) error {
+	return &url.Error{Op: "Post", URL: "https://api.bitscale.ai/api/v1/grids/g/run", Err: &net.OpError{Op: op, Net: "tcp", Err: err}}
+}
+
+func TestDefaultRetryPolicy(t *testing.T) {
+	ctx := context.Background()
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	status := func(code int, kv ...string) *http.Response {
+		return &http.Response{StatusCode: code, Header: header(kv...)}
+	}
+	cases := []struct {
+		name     string
+		ctx      context.Context
+		resp     *http.Response
+		err      error
+		get, run bool
+	}{
+		{"dial refused", ctx, nil, opErr("dial", syscall.ECONNREFUSED), true, true},
+		{"dns failure", ctx, nil, &url.Error{Op: "Get", Err: &net.DNSError{Err: "no such host", Name: "x"}}, true, true},
+		{"reset after connect", ctx, nil, opErr("read", syscall.ECONNRESET), true, false},
+		{"write broken", ctx, nil, opErr("write", syscall.EPIPE), true, false},
+		{"unexpected EOF", ctx, nil, &url.Error{Op: "Post", Err: errors.New("EOF")}, true, false},
+		{"timeout", ctx, nil, &url.Error{Op: "Post", Err: context.DeadlineExceeded}, true, false},
+		{"unsent (gate)", ctx, nil, &url.Error{Op: "Post", Err: &unsentError{fmt.Errorf("%w", errGate)}}, false, false},
+		{"canceled", canceled, nil, &url.Error{Op: "Get", Err: context.Canceled}, false, false},
+		{"unknown authority", ctx, nil, &url.Error{Op: "Get", Err: x509.UnknownAuthorityError{}}, false, false},
+		{"too many redirects", ctx, nil, &url.Error{Op: "Get", Err: errors.New("stopped after 10 redirects")}, false, false},
+		{"too large", ctx, nil, fmt.Errorf("%w: x", ErrResponseTooLarge), false, false},
+		{"429", ctx, status(429), nil, true, true},
+		{"429 window spent", ctx, status(429, "X-RateLimit-Remaining", "0", "X-RateLimit-Limit", "10"), nil, true, true},
+		{"429 quota with room", ctx, status(429, "X-RateLimit-Remaining", "3", "X-RateLimit-Limit", "10"), nil, false, false},
+		{"500", ctx, status(500), nil, true, false},
+		{"502", ctx, status(502), nil, true, false},
+		{"503", ctx, status(503), nil, true, false},
+		{"504", ctx, status(504), nil, true, false},
+		{"501", ctx, status(501), nil, false, false},
+		{"505", ctx, status(505), nil, false, false},
+		{"400", ctx, status(400), nil, false, false},
+		{"404", ctx, status(404), nil, false, false},
+		{"200", ctx, status(200), nil, false, false},
+		{"canceled 503", canceled, status(503), nil, false, false},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.get, DefaultRetryPolicy(tc.ctx, true, tc.resp, tc.err), "GET: %s", tc.name)
+		assert.Equal(t, tc.run, DefaultRetryPolicy(tc.ctx, false, tc.resp, tc.err), "run: %s", tc.name)
+	}
+}
+
+// windowed returns a RateLimit whose window resets after d.
+func windowed(limit, remaining int, d time.Duration) RateLimit {
+	return RateLimit{Limit: limit, Remaining: remaining, Reset: time.Now().Add(d)}
+}
+
+func TestGateHoldsNothingWithoutHeaders(t *testing.T) {
+	g := newGate(time.Minute, true)
+	for i := 0; i < 100; i++ {
+		require.NoError(t, g.acquire(context.Background()))
+	}
+	for i := 0; i < 100; i++ {
+		g.release(RateLimit{}, true)
+	}
+	require.NoError(t, g.acquire(context.Background()))
+}
+
+func TestGateWaitsForResetWhenSpent(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 0, 150*time.Millisecond), true)
+
+	start := time.Now()
+	require.NoError(t, g.acquire(context.Background()))
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "held until the reset")
+	g.release(windowed(10, 9, time.Minute), true)
+}
+
+func TestGateCountsRequestsInFlight(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 3, time.Minute), true)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, g.acquire(context.Background()), i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := g.acquire(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the fourth would exceed what is left")
+	require.ErrorIs(t, err, ErrRateLimited)
+
+	// One answer says 2 are left; the other two still out may not be
+	// counted yet, so nothing more may go.
+	g.release(windowed(10, 2, time.Minute), true)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	assert.Error(t, g.acquire(ctx2))
+	g.release(windowed(10, 1, time.Minute), true)
+	g.release(windowed(10, 0, time.Minute), true)
+}
+
+func TestGateCancelEndsWaitAtOnce(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 0, 30*time.Second), true)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- g.acquire(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Less(t, time.Since(start), 100*time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("acquire did not end with its context")
+	}
+}
+
+func TestGateRefusesWaitsPastMaxOrDeadline(t *testing.T) {
+	g := newGate(time.Second, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 0, time.Hour), true)
+	start := time.Now()
+	err := g.acquire(context.Background())
+	require.ErrorIs(t, err, ErrRateLimited)
+	assert.Contains(t, err.Error(), "longer than the maximum wait")
+	assert.Less(t, time.Since(start), 100*time.Millisecond)
+
+	g = newGate(time.Hour, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 0, time.Minute), true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = g.acquire(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "fails now rather than at the deadline")
+}
+
+func TestGateSendsOneProbeAfterReset(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(100, 0, 50*time.Millisecond), true)
+
+	var passed atomic.Int32
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if g.acquire(ctx) == nil {
+				passed.Add(1)
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return passed.Load() == 1 }, 2*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 1, passed.Load(), "only the probe goes before the new window is known")
+
+	g.release(windowed(100, 99, time.Minute), true) // the probe's answer
+	wg.Wait()
+	assert.EqualValues(t, 10, passed.Load())
+}
+
+func TestGateIgnoresAnswersFromAnEndedWindow(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, g.acquire(context.Background()))
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 9, time.Minute), true)
+	g.release(RateLimit{Limit: 10, Remaining: 0, Reset: time.Now().Add(-time.Minute)}, true)
+	assert.Equal(t, 9, g.rateLimit().Remaining)
+	require.NoError(t, g.acquire(context.Background()), "the stale zero did not close the gate")
+}
+
+func TestGateOffOnlyObserves(t *testing.T) {
+	g := newGate(time.Minute, false)
+	require.NoError(t, g.acquire(context.Background()))
+	g.release(windowed(10, 0, time.Minute), true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	require.NoError(t, g.acquire(ctx))
+	assert.Equal(t, 0, g.rateLimit().Remaining)
+}
