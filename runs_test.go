@@ -1,0 +1,194 @@
+package bitscale_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fastPoll polls every few milliseconds.
+var fastPoll = &bitscale.PollOptions{Interval: 2 * time.Millisecond, MaxInterval: 5 * time.Millisecond}
+
+// script answers successive polls of run_1 with the given answers; an
+// answer is a status to report, or "NNN" for an HTTP error status.
+func script(t *testing.T, answers ...string) (http.Handler, *atomic.Int32) {
+	var n atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "/api/v1/grids/grid_001/runs/run_1", r.URL.Path)
+		i := int(n.Add(1)) - 1
+		a := answers[min(i, len(answers)-1)]
+		var code int
+		if _, err := fmt.Sscanf(a, "%d", &code); err == nil {
+			serveJSON(code, []byte(fmt.Sprintf(`{"error":{"code":"E","message":"poll %d"}}`, i+1)))(w, r)
+			return
+		}
+		run := map[string]any{"run_id": "run_1", "grid_id": "grid_001", "status": a}
+		switch a {
+		case "completed":
+			run["outputs"] = map[string]any{"col": "value"}
+			run["credits"] = map[string]any{"consumed": 12, "remaining": 88}
+		case "failed":
+			run["error"] = "the agent could not find a company"
+		}
+		b, _ := json.Marshal(run)
+		serveJSON(200, b)(w, r)
+	}), &n
+}
+
+func TestPollUntilDoneWaitsThroughStages(t *testing.T) {
+	h, n := script(t, "queued", "queued", "running", "mystery-new-state", "running", "completed")
+	c, _ := newTestClient(t, h)
+	var seen []bitscale.RunStatus
+	opts := *fastPoll
+	opts.OnUpdate = func(r *bitscale.Run) { seen = append(seen, r.Status) }
+	run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", &opts)
+	require.NoError(t, err)
+	assert.Equal(t, bitscale.RunCompleted, run.Status)
+	assert.Equal(t, map[string]any{"col": "value"}, run.Outputs)
+	assert.Equal(t, &bitscale.Credits{Consumed: 12, Remaining: 88}, run.Credits)
+	assert.EqualValues(t, 6, n.Load())
+	assert.Equal(t, []bitscale.RunStatus{"queued", "running", "mystery-new-state", "running", "completed"}, seen,
+		"OnUpdate sees each change once, an unknown status is waited through")
+}
+
+func TestPollUntilDoneFailedRun(t *testing.T) {
+	h, _ := script(t, "running", "failed")
+	c, _ := newTestClient(t, h)
+	run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
+	require.ErrorIs(t, err, bitscale.ErrRunFailed)
+	require.NotNil(t, run)
+	assert.Equal(t, bitscale.RunFailed, run.Status)
+	var runErr *bitscale.RunError
+	require.ErrorAs(t, err, &runErr)
+	assert.Equal(t, "the agent could not find a company", runErr.Message)
+	assert.Same(t, run.Error, runErr)
+}
+
+func TestPollUntilDoneWaitsThroughTransientErrors(t *testing.T) {
+	h, n := script(t, "queued", "503", "503", "503", "503", "503", "429", "running", "completed")
+	// One attempt per poll, so that each error reaches the poller.
+	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(0))
+	run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
+	require.NoError(t, err)
+	assert.Equal(t, bitscale.RunCompleted, run.Status)
+	assert.EqualValues(t, 9, n.Load())
+}
+
+func TestPollUntilDoneStopsOnPermanentErrors(t *testing.T) {
+	for _, code := range []int{401, 404, 403, 400} {
+		h, n := script(t, "queued", fmt.Sprint(code), "completed")
+		c, _ := newTestClient(t, h)
+		run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr, code)
+		assert.Equal(t, code, apiErr.StatusCode)
+		require.NotNil(t, run, "the last run seen comes back with the error")
+		assert.Equal(t, bitscale.RunQueued, run.Status)
+		assert.EqualValues(t, 2, n.Load())
+	}
+}
+
+func TestPollUntilDoneEndsAtOnceWithItsContext(t *testing.T) {
+	h, _ := script(t, "running")
+	c, _ := newTestClient(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	opts := &bitscale.PollOptions{Interval: time.Minute, OnUpdate: func(*bitscale.Run) {
+		once.Do(func() { time.AfterFunc(20*time.Millisecond, cancel) })
+	}}
+	start := time.Now()
+	run, err := c.Runs.PollUntilDone(ctx, "grid_001", "run_1", opts)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 5*time.Second, "did not sit out the minute")
+	require.NotNil(t, run)
+	assert.Equal(t, bitscale.RunRunning, run.Status)
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel2()
+	_, err = c.Runs.PollUntilDone(ctx, "grid_001", "run_1", &bitscale.PollOptions{Interval: time.Minute})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestPollUntilDoneHonoursRetryAfter(t *testing.T) {
+	var n atomic.Int32
+	var times []time.Time
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		times = append(times, time.Now())
+		status := "running"
+		if n.Add(1) == 2 {
+			status = "completed"
+		}
+		w.Header().Set("Retry-After", "1")
+		serveJSON(200, []byte(`{"run_id":"run_1","status":"`+status+`"}`))(w, r)
+	}), bitscale.WithRetryWait(time.Millisecond, 5*time.Second))
+	_, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
+	require.NoError(t, err)
+	require.Len(t, times, 2)
+	assert.GreaterOrEqual(t, times[1].Sub(times[0]), 900*time.Millisecond, "waited as the server asked, not 2ms")
+}
+
+func TestRunAndWait(t *testing.T) {
+	var polls atomic.Int32
+	var body map[string]any
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/v1/grids/grid_001/run":
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+			serveJSON(201, []byte(`{"mode":"async","run_id":"run_1","status":"queued","poll_url":"x"}`))(w, r)
+		case r.Method == "GET" && r.URL.Path == "/api/v1/grids/grid_001/runs/run_1":
+			status := "running"
+			if polls.Add(1) >= 3 {
+				status = "completed"
+			}
+			serveJSON(200, []byte(`{"run_id":"run_1","grid_id":"grid_001","status":"`+status+`"}`))(w, r)
+		default:
+			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+		}
+	}))
+	run, err := c.Grids.RunAndWait(context.Background(), "grid_001",
+		&bitscale.RunRequest{Inputs: map[string]any{"col": "x"}, WebhookURL: "https://hooks.example.com/b"}, fastPoll)
+	require.NoError(t, err)
+	assert.Equal(t, "run_1", run.ID)
+	assert.Equal(t, bitscale.RunCompleted, run.Status)
+	assert.EqualValues(t, 3, polls.Load())
+	assert.Equal(t, "async", body["mode"])
+	assert.Equal(t, "https://hooks.example.com/b", body["webhook_url"])
+}
+
+func TestRunAndWaitReturnsRunAsyncError(t *testing.T) {
+	c, _ := newTestClient(t, serveJSON(403, []byte(`{"error":{"code":"INSUFFICIENT_CREDITS","message":"no credits"}}`)))
+	_, err := c.Grids.RunAndWait(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": 1}}, nil)
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+}
+
+func TestRunErrorDecodesStringOrObject(t *testing.T) {
+	for in, want := range map[string]bitscale.RunError{
+		`"boom"`: {Message: "boom"},
+		`{"code":"AGENT_TIMEOUT","message":"slow"}`: {Code: "AGENT_TIMEOUT", Message: "slow"},
+		`{"code":504,"message":"gateway"}`:          {Code: "504", Message: "gateway"},
+		`{"error":"only error"}`:                    {Message: "only error"},
+		`{"detail":"only detail","type":"x"}`:       {Message: "only detail"},
+		`{"description":"only description"}`:        {Message: "only description"},
+		`{"message":"m","error":"e","detail":"d"}`:  {Message: "m"},
+		`{"code":"C"}`: {Code: "C"},
+	} {
+		var run bitscale.Run
+		require.NoError(t, json.Unmarshal([]byte(`{"run_id":"r","status":"failed","error":`+in+`}`), &run), in)
+		assert.Equal(t, &want, run.Error, in)
+		assert.True(t, errors.Is(run.Error, bitscale.ErrRunFailed), in)
+	}
+	var run bitscale.Run
+	assert.Error(t, json.Unmarshal([]byte(`{"run_id":"r","error":[1,2]}`), &run), "an array is neither shape")
+	assert.Equal(t, "bitscale: run failed: C: m", (&bitscale.RunError{Code: "C", Message: "m"}).Error())
+	assert.Equal(t, "bitscale: run failed: m", (&bitscale.RunError{Message: "m"}).Error())
+}
