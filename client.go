@@ -48,6 +48,7 @@ type Client struct {
 type core struct {
 	key         *string // a pointer, which fmt prints as an address
 	baseURL     *url.URL
+	base        string // baseURL as a string, to join paths to
 	userAgent   string
 	maxResponse int64
 	gate        *gate
@@ -244,6 +245,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	c := &core{
 		key:         &key,
 		baseURL:     base,
+		base:        base.String(),
 		userAgent:   strings.TrimSpace(s.userAgent + " bitscale-go/" + Version),
 		maxResponse: s.maxResponse,
 		gate:        newGate(s.waitMax, s.gate),
@@ -484,21 +486,24 @@ type Response struct {
 // path must already be escaped with url.PathEscape. It returns an error for a
 // path that does not parse or a body that cannot be encoded.
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
-	u, err := c.core.baseURL.Parse(strings.TrimPrefix(path, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("bitscale: request path %q: %w", path, err)
+	target := path
+	if !strings.HasPrefix(path, "https://") && !strings.HasPrefix(path, "http://") {
+		// Joined as strings, so the URL is parsed once, by net/http.
+		target = c.core.base + strings.TrimPrefix(path, "/")
 	}
-	var r io.Reader
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: request %s %q: %w", method, path, err)
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("bitscale: encoding %s %s body: %w", method, u.Path, err)
+			return nil, fmt.Errorf("bitscale: encoding %s %s body: %w", method, path, err)
 		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
-	if err != nil {
-		return nil, fmt.Errorf("bitscale: %w", err)
+		// A body that seeks lets each retry rewind it instead of copying it.
+		req.Body = jsonBody{bytes.NewReader(b)}
+		req.ContentLength = int64(len(b))
+		req.GetBody = func() (io.ReadCloser, error) { return jsonBody{bytes.NewReader(b)}, nil }
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{c.core.userAgent}
@@ -510,6 +515,11 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	}
 	return req, nil
 }
+
+// jsonBody is a request body that can be rewound for a retry.
+type jsonBody struct{ *bytes.Reader }
+
+func (jsonBody) Close() error { return nil }
 
 // Do sends req, retrying as the client's policy allows, and decodes a 2xx
 // JSON response into v: v may be nil to discard the body, or an io.Writer to
@@ -528,20 +538,8 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	}
 	// Read the body inside the retry loop, so that a body cut off mid-way
 	// is retried like any other failed attempt of a replayable request.
-	var (
-		read    *http.Response
-		body    []byte
-		readErr error
-	)
-	limit := c.core.maxResponse
-	rreq.SetResponseHandler(func(resp *http.Response) error {
-		read = resp
-		body, readErr = readBody(resp, limit)
-		if readErr == nil {
-			resp.Body = bodyRead
-		}
-		return readErr
-	})
+	rd := reader{limit: c.core.maxResponse}
+	rreq.SetResponseHandler(rd.read)
 	replayable := replayable(method)
 	rc := c.core.replayable
 	if !replayable {
@@ -551,9 +549,10 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if resp == nil {
 		return nil, c.sendError(method, path, replayable, err)
 	}
-	if read != resp {
-		body, readErr = readBody(resp, limit)
+	if rd.resp != resp {
+		rd.read(resp) // retries ran out before the body was read
 	}
+	body, readErr := rd.body, rd.err
 	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := newAPIError(resp, body)
@@ -603,6 +602,23 @@ func (c *Client) sendError(method, path string, replayable bool, err error) erro
 		return &outcomeError{wrapped}
 	}
 	return wrapped
+}
+
+// reader reads the body of the attempt that ends a call.
+type reader struct {
+	limit int64
+	resp  *http.Response // whose body was read
+	body  []byte
+	err   error
+}
+
+func (rd *reader) read(resp *http.Response) error {
+	rd.resp = resp
+	rd.body, rd.err = readBody(resp, rd.limit)
+	if rd.err == nil {
+		resp.Body = bodyRead
+	}
+	return rd.err
 }
 
 // bodyRead replaces a response body the client has read whole.

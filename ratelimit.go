@@ -41,13 +41,13 @@ func (r RateLimit) known() bool { return r.Limit > 0 || r.Remaining > 0 || !r.Re
 // now, which some gateways send. Headers that do not parse are ignored.
 func parseRateLimit(h http.Header) RateLimit {
 	var r RateLimit
-	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit"))); err == nil && v >= 0 {
+	if v, err := strconv.Atoi(strings.TrimSpace(first(h, "X-Ratelimit-Limit"))); err == nil && v >= 0 {
 		r.Limit = v
 	}
-	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Remaining"))); err == nil && v >= 0 {
+	if v, err := strconv.Atoi(strings.TrimSpace(first(h, "X-Ratelimit-Remaining"))); err == nil && v >= 0 {
 		r.Remaining = v
 	}
-	if v, err := strconv.ParseFloat(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 64); err == nil && v > 0 && v < 1e11 {
+	if v, err := strconv.ParseFloat(strings.TrimSpace(first(h, "X-Ratelimit-Reset")), 64); err == nil && v > 0 && v < 1e11 {
 		if v < 1e9 {
 			r.Reset = time.Now().Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
 		} else {
@@ -55,6 +55,16 @@ func parseRateLimit(h http.Header) RateLimit {
 		}
 	}
 	return r
+}
+
+// first returns the first value of a header given its canonical name.
+// Unlike Header.Get it does not canonicalize the name, which for the
+// X-RateLimit headers would allocate on every response.
+func first(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
@@ -82,7 +92,7 @@ func serverWait(resp *http.Response, now time.Time) time.Duration {
 	if resp == nil {
 		return 0
 	}
-	if d := parseRetryAfter(resp.Header.Get("Retry-After"), now); d > 0 {
+	if d := parseRetryAfter(first(resp.Header, "Retry-After"), now); d > 0 {
 		return d
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -212,6 +222,7 @@ type gate struct {
 	inflight  int           // requests sent and not yet answered
 	limited   bool          // the server reports a rate limit
 	probing   bool          // a request is out to learn a new window
+	waiters   int           // acquire calls waiting on changed
 	changed   chan struct{} // closed and replaced when the state changes
 }
 
@@ -222,25 +233,22 @@ func newGate(maxWait time.Duration, hold bool) *gate {
 // acquire waits until a request may be sent and counts it as in flight.
 // Every successful acquire must be followed by one release.
 func (g *gate) acquire(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	for {
-		g.mu.Lock()
 		now := time.Now()
 		switch {
 		case !g.hold || !g.limited || g.remaining > 0:
 			g.remaining--
 			g.inflight++
-			g.mu.Unlock()
 			return nil
 		case !now.Before(g.last.Reset) && !g.probing:
 			g.probing = true
 			g.inflight++
-			g.mu.Unlock()
 			return nil
 		}
-		reset, changed := g.last.Reset, g.changed
-		g.mu.Unlock()
-
 		// Past the reset a probe is out: wait for its answer alone.
+		reset := g.last.Reset
 		wait := max(reset.Sub(now), 0)
 		if wait > g.maxWait {
 			return fmt.Errorf("%w until %s, longer than the maximum wait of %s: %w",
@@ -250,7 +258,13 @@ func (g *gate) acquire(ctx context.Context) error {
 			return fmt.Errorf("%w until %s, after the context's deadline: %w: %w",
 				errGate, reset.Format(time.RFC3339), ErrRateLimited, context.DeadlineExceeded)
 		}
-		if err := sleep(ctx, wait, changed); err != nil {
+		g.waiters++
+		changed := g.changed
+		g.mu.Unlock()
+		err := sleep(ctx, wait, changed)
+		g.mu.Lock()
+		g.waiters--
+		if err != nil {
 			return err
 		}
 	}
@@ -278,7 +292,7 @@ func (g *gate) release(rl RateLimit, answered bool) {
 		}
 		g.limited = false
 	}
-	if wasProbing || answered {
+	if (wasProbing || answered) && g.waiters > 0 {
 		close(g.changed)
 		g.changed = make(chan struct{})
 	}
