@@ -282,6 +282,11 @@ func (g *gate) release(rl RateLimit, answered bool) {
 	case rl.known() && rl.Reset.Before(g.last.Reset):
 		// An answer from a window that has since ended tells nothing new.
 	case rl.known() && !rl.Reset.IsZero():
+		// Within a window the count only falls: an answer that arrives after
+		// a lower one was counted before it, so the lower one stands.
+		if rl.Reset.Equal(g.last.Reset) && g.last.Remaining < rl.Remaining {
+			rl.Remaining = g.last.Remaining
+		}
 		g.last = rl
 		g.limited = true
 		g.remaining = rl.Remaining - g.inflight

@@ -276,3 +276,22 @@ func TestGateOffOnlyObserves(t *testing.T) {
 	require.NoError(t, g.acquire(ctx))
 	assert.Equal(t, 0, g.rateLimit().Remaining)
 }
+
+func TestGateKeepsLowestCountOfAWindow(t *testing.T) {
+	g := newGate(time.Minute, true)
+	reset := time.Now().Add(time.Minute).Truncate(time.Second)
+	for range 3 {
+		require.NoError(t, g.acquire(context.Background()))
+	}
+	// The server answered 5, 4, 3 in that order; the answers arrive 3, 5, 4.
+	g.release(RateLimit{Limit: 10, Remaining: 3, Reset: reset}, true)
+	g.release(RateLimit{Limit: 10, Remaining: 5, Reset: reset}, true)
+	g.release(RateLimit{Limit: 10, Remaining: 4, Reset: reset}, true)
+	assert.Equal(t, 3, g.rateLimit().Remaining)
+	for range 3 {
+		require.NoError(t, g.acquire(context.Background()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	assert.Error(t, g.acquire(ctx), "a fourth would be one too many")
+}

@@ -14,7 +14,12 @@ type Request struct {
 	RawQuery string
 	Header   http.Header // the api_key value replaced by "[redacted]"
 	Body     []byte
-	Time     time.Time
+	Time     time.Time // when it arrived
+	// Status is the status answered: 0 while the request is being served,
+	// and when a reset fault took the connection over.
+	Status int
+
+	seq uint64 // to find the record again when the answer is known
 }
 
 // Requests returns every request received so far, oldest first, faulted
@@ -34,7 +39,8 @@ func (s *Server) ClearHistory() {
 	s.deliveries = nil
 }
 
-func (s *Server) record(r *http.Request, body []byte) {
+// record adds a request as it arrives and returns its sequence number.
+func (s *Server) record(r *http.Request, body []byte) uint64 {
 	h := r.Header.Clone()
 	for k := range h {
 		if strings.EqualFold(k, "api_key") {
@@ -51,5 +57,20 @@ func (s *Server) record(r *http.Request, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
+	req.seq = s.seq
 	s.requests = append(s.requests, req)
+	return req.seq
+}
+
+// recordStatus notes the status a recorded request was answered with.
+func (s *Server) recordStatus(seq uint64, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.requests) - 1; i >= 0; i-- {
+		if s.requests[i].seq == seq {
+			s.requests[i].Status = status
+			return
+		}
+	}
 }

@@ -87,6 +87,7 @@ type Server struct {
 	runs           map[string]*run
 	runOrder       []string
 	requests       []Request
+	seq            uint64 // numbers the requests recorded
 	deliveries     []Delivery
 	faults         []*pendingFault
 }
@@ -234,13 +235,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	c := &call{r: r}
 	c.body, c.bodyErr = readBody(r)
-	s.record(r, c.body)
+	seq := s.record(r, c.body)
 
 	if f, ok := s.takeFault(r.Method, strings.TrimPrefix(r.URL.EscapedPath(), basePath)); ok {
 		s.serveFault(sw, c, f)
 	} else {
 		s.serveAPI(sw, c)
 	}
+	s.recordStatus(seq, sw.status)
 
 	if s.logger != nil {
 		attrs := []any{"method", r.Method, "path", r.URL.EscapedPath(), "status", sw.status, "duration", time.Since(start).Round(time.Microsecond)}
