@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/internal/fakeserver"
 	"go.uber.org/goleak"
 )
 
@@ -56,4 +57,20 @@ func serveJSON(status int, body []byte) http.HandlerFunc {
 		w.WriteHeader(status)
 		w.Write(body)
 	}
+}
+
+// fakeAndClient starts the fake BitScale server with opts and returns it
+// with a client of its seeded workspace; both are closed when t ends.
+func fakeAndClient(t *testing.T, opts ...fakeserver.Option) (*fakeserver.Server, *bitscale.Client) {
+	t.Helper()
+	srv := fakeserver.New(opts...)
+	t.Cleanup(srv.Close)
+	c, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()),
+		bitscale.WithWorkspaceID(fakeserver.SeedWorkspaceID),
+		bitscale.WithRetryWait(10*time.Millisecond, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return srv, c
 }

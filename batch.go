@@ -1,0 +1,365 @@
+package bitscale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// DefaultBatchConcurrency is how many rows RunBatch runs at once unless
+// BatchOptions.Concurrency says otherwise.
+const DefaultBatchConcurrency = 4
+
+// BatchOptions configures GridsService.RunBatch. The zero value and nil run
+// every row in sync mode, DefaultBatchConcurrency at a time.
+type BatchOptions struct {
+	// Concurrency bounds the rows running at once. All of them share the
+	// client's rate-limit gate, so a higher value does not mean more 429s.
+	Concurrency int
+
+	// Async runs each row asynchronously and polls it with Poll, which
+	// suits grids slower than a request should wait.
+	Async bool
+	Poll  *PollOptions
+	// WebhookURL, with Async, has BitScale post each row's result there;
+	// the batch then does not poll, and rows end as OutcomeSubmitted.
+	WebhookURL string
+
+	// OutputColumns, names or IDs, limits each row's outputs.
+	OutputColumns []string
+
+	// MinCredits, when positive, refuses to start the batch when the
+	// workspace has fewer credits remaining, as the API reference advises
+	// checking before large runs.
+	MinCredits int
+
+	// OnResult, if set, is called with each row's result as it ends, and
+	// then with each row not attempted. OnProgress, if set, is called after
+	// each row that ran. Neither is called concurrently with itself or the
+	// other, so they need no locking; a slow one slows the batch.
+	OnResult   func(BatchResult)
+	OnProgress func(BatchProgress)
+
+	// Stop, when closed, ends dispatching: rows already running finish and
+	// are reported, the rest are not attempted. Unlike cancelling the
+	// context, it does not abandon runs that may already be spending
+	// credits, so it suits a graceful shutdown.
+	Stop <-chan struct{}
+}
+
+// Outcome is how a batch row ended.
+type Outcome string
+
+// The outcomes of a batch row.
+const (
+	// OutcomeCompleted: the row ran and its outputs are in the result.
+	OutcomeCompleted Outcome = "completed"
+	// OutcomeSubmitted: the async run was accepted; its result goes to
+	// the webhook.
+	OutcomeSubmitted Outcome = "submitted"
+	// OutcomeFailed: the row was refused before running (bad inputs, a 4xx)
+	// or ran and failed. Err says why.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeUnknown: the row may have run and spent credits, but its
+	// result was not received. It was not sent again; check it before
+	// running it again.
+	OutcomeUnknown Outcome = "unknown"
+	// OutcomeSkipped: the row was not attempted.
+	OutcomeSkipped Outcome = "skipped"
+)
+
+// BatchResult is the result of one row.
+type BatchResult struct {
+	Index   int     // the row's index in the rows given to RunBatch
+	Outcome Outcome //
+	Run     *Run    // the run, when there is one
+	// Outputs holds the run's outputs keyed by column name.
+	Outputs map[string]any
+	Credits int   // credits the row consumed, as the API reported them
+	Err     error // why the row failed, is unknown or was skipped
+}
+
+// BatchProgress counts the rows of a batch so far.
+type BatchProgress struct {
+	Total   int // rows in the batch
+	Done    int // rows that ended, whatever their outcome
+	Failed  int // rows that failed or whose outcome is unknown
+	Credits int // credits consumed so far
+}
+
+// BatchReport is the result of RunBatch.
+type BatchReport struct {
+	Results []BatchResult // one per row, by index
+
+	// Rows by outcome.
+	Completed int
+	Submitted int
+	Failed    int
+	Unknown   int
+	Skipped   int
+
+	Credits int // consumed in all
+
+	// Stopped is why dispatching ended before every row was attempted:
+	// an error that makes the remaining rows pointless, the context's
+	// error, or ErrBatchStopped. It is nil when every row was attempted.
+	Stopped error
+}
+
+// NotAttempted returns the indexes of the rows that were not attempted.
+func (r *BatchReport) NotAttempted() []int {
+	var idx []int
+	for _, res := range r.Results {
+		if res.Outcome == OutcomeSkipped {
+			idx = append(idx, res.Index)
+		}
+	}
+	return idx
+}
+
+// ErrBatchStopped is the reason of rows skipped because BatchOptions.Stop
+// was closed.
+var ErrBatchStopped = errors.New("bitscale: batch stopped")
+
+// RunBatch runs a grid on many rows, each a map from column name or ID to
+// value. It fetches the grid once, checks every row against its columns
+// before sending it (a row that does not pass fails with an *InputError and
+// costs nothing), and runs the rows with bounded concurrency.
+//
+// It stops dispatching rows when one fails with an error that would fail
+// every other row too (ErrInsufficientCredits, ErrRunLimitExceeded,
+// ErrInvalidAPIKey, ErrUnauthorized, ErrForbidden, ErrGridNotFound,
+// ErrWorkspaceNotFound), when ctx ends, or when opts.Stop is closed; the
+// rows not attempted are reported as OutcomeSkipped.
+//
+// No row is run twice: a row whose run may have started without its
+// result arriving ends as OutcomeUnknown.
+//
+// It returns an error without a report when the batch cannot start (no
+// workspace, the grid cannot be read, bad output columns, too few credits
+// for MinCredits); otherwise the report, and report.Stopped as the error.
+func (s *GridsService) RunBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*BatchReport, error) {
+	b, err := s.newBatch(ctx, gridID, rows, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.run(ctx)
+	return b.report, b.report.Stopped
+}
+
+// batch is one RunBatch call.
+type batch struct {
+	client *Client
+	grid   *Grid
+	rows   []map[string]any
+	opts   BatchOptions
+	report *BatchReport
+
+	mu      sync.Mutex
+	stopErr error // set by the first row whose error ends dispatching
+}
+
+func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*batch, error) {
+	b := &batch{client: s.client, rows: rows, report: &BatchReport{Results: make([]BatchResult, len(rows))}}
+	if opts != nil {
+		b.opts = *opts
+	}
+	if b.opts.Concurrency <= 0 {
+		b.opts.Concurrency = DefaultBatchConcurrency
+	}
+	if b.opts.WebhookURL != "" && !b.opts.Async {
+		return nil, &ArgumentError{Name: "opts.WebhookURL", Reason: "needs opts.Async: a sync run ignores webhooks"}
+	}
+	grid, _, err := s.Get(ctx, gridID)
+	if err != nil {
+		return nil, err
+	}
+	b.grid = grid
+	if _, err := grid.OutputColumnIDs(b.opts.OutputColumns...); err != nil {
+		return nil, err
+	}
+	if b.opts.MinCredits > 0 {
+		ws, _, err := s.client.Workspaces.Get(ctx, s.client.workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		if ws.Credits.Remaining < b.opts.MinCredits {
+			return nil, fmt.Errorf("%w: workspace %s has %d credits remaining, below the %d required to start",
+				ErrInsufficientCredits, ws.ID, ws.Credits.Remaining, b.opts.MinCredits)
+		}
+	}
+	return b, nil
+}
+
+// run dispatches the rows and collects their results on the caller's
+// goroutine, which is where the callbacks run.
+func (b *batch) run(ctx context.Context) {
+	results := make(chan BatchResult)
+	dispatched := make([]bool, len(b.rows))
+	go func() {
+		b.dispatch(ctx, dispatched, results)
+		close(results)
+	}()
+	for res := range results {
+		b.record(res)
+	}
+	// Dispatching has ended: every row it did not start was not attempted.
+	b.mu.Lock()
+	why := b.stopErr
+	b.mu.Unlock()
+	if why == nil {
+		why = ctx.Err() // rows that ended unsent when the context did
+	}
+	for i, started := range dispatched {
+		if !started {
+			b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why})
+		}
+	}
+	if b.report.Skipped > 0 {
+		b.report.Stopped = why
+	}
+}
+
+// dispatch starts a goroutine per row, at most Concurrency at a time, until
+// the rows run out or something ends dispatching, and waits for them.
+func (b *batch) dispatch(ctx context.Context, dispatched []bool, results chan<- BatchResult) {
+	sem := make(chan struct{}, b.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i, row := range b.rows {
+		// Checked first: a select among ready cases picks at random.
+		if err := ctx.Err(); err != nil {
+			b.stop(err)
+			return
+		}
+		select {
+		case <-b.opts.Stop:
+			b.stop(ErrBatchStopped)
+			return
+		default:
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			b.stop(ctx.Err())
+			return
+		case <-b.opts.Stop:
+			b.stop(ErrBatchStopped)
+			return
+		}
+		if b.stopped() {
+			return
+		}
+		dispatched[i] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := b.runRow(ctx, i, row)
+			if fatal(res.Err) {
+				b.stop(res.Err)
+			}
+			<-sem // after stop, so that no row starts after a fatal error
+			results <- res
+		}()
+	}
+}
+
+// fatal reports whether err would fail every other row of the batch too.
+func fatal(err error) bool {
+	for _, target := range []error{ErrInsufficientCredits, ErrRunLimitExceeded, ErrInvalidAPIKey,
+		ErrUnauthorized, ErrForbidden, ErrGridNotFound, ErrWorkspaceNotFound} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *batch) stop(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopErr == nil {
+		b.stopErr = err
+	}
+}
+
+func (b *batch) stopped() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopErr != nil
+}
+
+// runRow runs one row and says how it ended.
+func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResult {
+	res := BatchResult{Index: i}
+	req, err := b.grid.RunRequest(row, b.opts.OutputColumns...)
+	if err != nil {
+		res.Outcome, res.Err = OutcomeFailed, err
+		return res
+	}
+	var run *Run
+	if b.opts.Async {
+		req.WebhookURL = b.opts.WebhookURL
+		run, _, err = b.client.Grids.RunAsync(ctx, b.grid.ID, req)
+		if err == nil && b.opts.WebhookURL == "" {
+			run, err = b.client.Runs.PollUntilDone(ctx, b.grid.ID, run.ID, b.opts.Poll)
+			if err != nil && !errors.Is(err, ErrRunFailed) {
+				// Accepted but not seen to end: it may still run and charge.
+				err = &outcomeError{err}
+			}
+		}
+	} else {
+		run, _, err = b.client.Grids.Run(ctx, b.grid.ID, req)
+	}
+	res.Run, res.Err = run, err
+	if run != nil {
+		res.Outputs = b.grid.OutputsByName(run)
+		if run.Credits != nil {
+			res.Credits = run.Credits.Consumed
+		}
+	}
+	switch {
+	case err == nil && b.opts.WebhookURL != "":
+		res.Outcome = OutcomeSubmitted
+	case err == nil:
+		res.Outcome = OutcomeCompleted
+	case errors.Is(err, ErrOutcomeUnknown):
+		res.Outcome = OutcomeUnknown
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		res.Outcome = OutcomeSkipped // ended before it was sent
+	default:
+		res.Outcome = OutcomeFailed
+	}
+	return res
+}
+
+// record adds a result to the report and tells the callbacks.
+func (b *batch) record(res BatchResult) {
+	r := b.report
+	r.Results[res.Index] = res
+	r.Credits += res.Credits
+	switch res.Outcome {
+	case OutcomeCompleted:
+		r.Completed++
+	case OutcomeSubmitted:
+		r.Submitted++
+	case OutcomeFailed:
+		r.Failed++
+	case OutcomeUnknown:
+		r.Unknown++
+	case OutcomeSkipped:
+		r.Skipped++
+	}
+	if b.opts.OnResult != nil {
+		b.opts.OnResult(res)
+	}
+	if res.Outcome != OutcomeSkipped && b.opts.OnProgress != nil {
+		b.opts.OnProgress(BatchProgress{
+			Total:   len(b.rows),
+			Done:    r.Completed + r.Submitted + r.Failed + r.Unknown,
+			Failed:  r.Failed + r.Unknown,
+			Credits: r.Credits,
+		})
+	}
+}

@@ -1,0 +1,244 @@
+package bitscale_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/internal/fakeserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// leads returns n rows for grid_001, each naming its index.
+func leads(n int) []map[string]any {
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		rows[i] = map[string]any{"Full Name": fmt.Sprintf("Lead %d", i), "Company": "Acme Corp"}
+	}
+	return rows
+}
+
+// sentRows returns the indexes of the rows whose run the fake received.
+func sentRows(t *testing.T, srv *fakeserver.Server) []int {
+	t.Helper()
+	var idx []int
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" {
+			continue
+		}
+		var body struct{ Inputs map[string]any }
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		var i int
+		_, err := fmt.Sscanf(body.Inputs[fakeserver.ColumnFullName].(string), "Lead %d", &i)
+		require.NoError(t, err)
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	return idx
+}
+
+func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spans several rate-limit windows")
+	}
+	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(250, time.Second))
+	var progress []bitscale.BatchProgress
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1000), &bitscale.BatchOptions{
+		Concurrency: 16,
+		OnProgress:  func(p bitscale.BatchProgress) { progress = append(progress, p) },
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1000, report.Completed)
+	assert.Zero(t, report.Failed+report.Unknown+report.Skipped)
+	assert.Equal(t, 12000, report.Credits)
+	for _, res := range report.Results {
+		require.NoError(t, res.Err, res.Index)
+		want := fmt.Sprintf("lead.%d@acmecorp.com", res.Index)
+		assert.Equal(t, want, res.Outputs["Enriched Email"], "row %d got its own outputs", res.Index)
+	}
+	require.Len(t, progress, 1000)
+	assert.Equal(t, bitscale.BatchProgress{Total: 1000, Done: 1000, Credits: 12000}, progress[999])
+	for i, p := range progress {
+		assert.Equal(t, i+1, p.Done)
+	}
+
+	var refused int
+	for _, r := range srv.Requests() {
+		if r.Status == 429 {
+			refused++
+		}
+	}
+	t.Logf("%d requests on the wire, %d answered 429", len(srv.Requests()), refused)
+	assert.Len(t, srv.Runs(), 1000, "each row ran once")
+}
+
+func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*30)) // 30 runs' worth
+	var results []bitscale.BatchResult
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{
+		Concurrency: 4,
+		OnResult:    func(r bitscale.BatchResult) { results = append(results, r) },
+	})
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+	assert.Equal(t, report.Stopped, err)
+	assert.Equal(t, 30, report.Completed)
+	assert.Equal(t, 360, report.Credits)
+
+	sent := sentRows(t, srv)
+	var attempted, notAttempted []int
+	for _, res := range report.Results {
+		switch res.Outcome {
+		case bitscale.OutcomeSkipped:
+			notAttempted = append(notAttempted, res.Index)
+			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits)
+		case bitscale.OutcomeCompleted:
+			attempted = append(attempted, res.Index)
+		case bitscale.OutcomeFailed:
+			attempted = append(attempted, res.Index)
+			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
+		default:
+			t.Errorf("row %d: outcome %s", res.Index, res.Outcome)
+		}
+	}
+	sort.Ints(attempted)
+	assert.Equal(t, sent, attempted, "attempted means sent, exactly")
+	assert.Equal(t, notAttempted, report.NotAttempted())
+	assert.Equal(t, 100, len(attempted)+len(notAttempted))
+	assert.LessOrEqual(t, len(attempted)-30, 4, "at most the rows already running when credits ran out")
+	assert.Len(t, results, 100, "OnResult hears of every row, skipped ones included")
+}
+
+func TestRunBatchRefusesToStartBelowMinCredits(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 500))
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{MinCredits: 1200})
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+	assert.Contains(t, err.Error(), "500 credits remaining, below the 1200")
+	assert.Nil(t, report)
+	assert.Empty(t, srv.Runs())
+}
+
+func TestRunBatchBadRowsFailWithoutARequest(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	rows := leads(5)
+	rows[1] = map[string]any{"Company": "Acme Corp"}                   // required Full Name missing
+	rows[3] = map[string]any{"Full Name": "Lead 3", "Revenue": "high"} // no such column
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", rows, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 3, report.Completed)
+	assert.Equal(t, 2, report.Failed)
+	var inErr *bitscale.InputError
+	require.ErrorAs(t, report.Results[1].Err, &inErr)
+	assert.Equal(t, "Full Name", inErr.Problems[0].Column)
+	require.ErrorAs(t, report.Results[3].Err, &inErr)
+	assert.Equal(t, "Revenue", inErr.Problems[0].Column)
+	assert.Equal(t, []int{0, 2, 4}, sentRows(t, srv))
+}
+
+func TestRunBatchAsyncPolls(t *testing.T) {
+	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(5*time.Millisecond, 20*time.Millisecond))
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(6), &bitscale.BatchOptions{
+		Async: true,
+		Poll:  &bitscale.PollOptions{Interval: 5 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 6, report.Completed)
+	for _, res := range report.Results {
+		assert.Equal(t, bitscale.RunCompleted, res.Run.Status)
+		assert.NotEmpty(t, res.Run.ID)
+		assert.Equal(t, 12, res.Credits)
+	}
+	assert.Len(t, srv.Runs(), 6)
+}
+
+func TestRunBatchAsyncWithWebhookDoesNotPoll(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(3), &bitscale.BatchOptions{
+		Async:      true,
+		WebhookURL: "https://hooks.example.com/bitscale",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, report.Submitted)
+	for _, r := range srv.Requests() {
+		assert.NotContains(t, r.Path, "/runs/", "no polling")
+	}
+	_, err = c.Grids.RunBatch(context.Background(), "grid_001", leads(1), &bitscale.BatchOptions{WebhookURL: "https://x.example"})
+	var argErr *bitscale.ArgumentError
+	require.ErrorAs(t, err, &argErr)
+}
+
+func TestRunBatchRowWithUnknownOutcomeIsNotResent(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	// The fake runs the row, then the connection breaks before its answer.
+	srv.InjectFault(fakeserver.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: fakeserver.FaultReset, AfterHandling: true})
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, report.Unknown)
+	res := report.Results[0]
+	assert.Equal(t, bitscale.OutcomeUnknown, res.Outcome)
+	assert.ErrorIs(t, res.Err, bitscale.ErrOutcomeUnknown)
+	assert.Len(t, srv.Runs(), 1, "it ran, once")
+	assert.Equal(t, []int{0}, sentRows(t, srv), "and was not sent again")
+}
+
+func TestRunBatchStopFinishesRunningRows(t *testing.T) {
+	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(20*time.Millisecond))
+	stop := make(chan struct{})
+	var n atomic.Int32
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(50), &bitscale.BatchOptions{
+		Concurrency: 3,
+		Stop:        stop,
+		OnResult: func(bitscale.BatchResult) {
+			if n.Add(1) == 5 {
+				close(stop)
+			}
+		},
+	})
+	require.ErrorIs(t, err, bitscale.ErrBatchStopped)
+	assert.Zero(t, report.Unknown+report.Failed, "rows already running finished")
+	assert.Equal(t, len(srv.Runs()), report.Completed)
+	assert.Equal(t, 50, report.Completed+report.Skipped)
+	assert.GreaterOrEqual(t, report.Completed, 5)
+	assert.LessOrEqual(t, report.Completed, 5+3+1)
+}
+
+func TestRunBatchContextCancel(t *testing.T) {
+	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(50*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(120*time.Millisecond, cancel)
+	report, err := c.Grids.RunBatch(ctx, "grid_001", leads(200), &bitscale.BatchOptions{Concurrency: 2})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Greater(t, report.Skipped, 100)
+	for _, res := range report.Results {
+		if res.Outcome == bitscale.OutcomeUnknown {
+			assert.True(t, errors.Is(res.Err, context.Canceled), "cut off mid-run: %v", res.Err)
+		}
+	}
+	assert.Equal(t, 200, report.Completed+report.Unknown+report.Skipped)
+	// A sync run cut off by the context may still have run: the fake
+	// keeps running it, as BitScale would. So every completed row ran, and
+	// nothing ran that was not sent.
+	assert.GreaterOrEqual(t, len(srv.Runs()), report.Completed)
+	assert.LessOrEqual(t, len(srv.Runs()), report.Completed+report.Unknown)
+}
+
+func TestRunBatchStartErrors(t *testing.T) {
+	_, c := fakeAndClient(t)
+	_, err := c.Grids.RunBatch(context.Background(), "grid_nope", leads(2), nil)
+	require.ErrorIs(t, err, bitscale.ErrGridNotFound)
+	_, err = c.Grids.RunBatch(context.Background(), "grid_001", leads(2), &bitscale.BatchOptions{OutputColumns: []string{"Nope"}})
+	var inErr *bitscale.InputError
+	require.ErrorAs(t, err, &inErr)
+	assert.True(t, strings.Contains(err.Error(), "Nope"))
+	_, err = c.ForWorkspace("").Grids.RunBatch(context.Background(), "grid_001", leads(2), nil)
+	require.ErrorIs(t, err, bitscale.ErrNoWorkspace)
+}
