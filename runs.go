@@ -79,8 +79,12 @@ func (e *RunError) Error() string {
 	return "bitscale: run failed: " + e.Code + ": " + e.Message
 }
 
-// Is reports whether target is ErrRunFailed.
-func (e *RunError) Is(target error) bool { return target == ErrRunFailed }
+// Is reports whether target is ErrRunFailed, or the sentinel of e's Code
+// when it is one the API documents: a run can fail for lack of credits, for
+// one, after it was accepted.
+func (e *RunError) Is(target error) bool {
+	return target == ErrRunFailed || target != nil && codeErrors[e.Code] == target
+}
 
 // UnmarshalJSON accepts a string or an object.
 func (e *RunError) UnmarshalJSON(b []byte) error {

@@ -187,6 +187,9 @@ func TestRunErrorDecodesStringOrObject(t *testing.T) {
 		assert.Equal(t, &want, run.Error, in)
 		assert.True(t, errors.Is(run.Error, bitscale.ErrRunFailed), in)
 	}
+	runErr := &bitscale.RunError{Code: "INSUFFICIENT_CREDITS", Message: "ran out during the run"}
+	assert.ErrorIs(t, runErr, bitscale.ErrInsufficientCredits, "a documented code matches its sentinel")
+	assert.NotErrorIs(t, runErr, bitscale.ErrGridNotFound)
 	var run bitscale.Run
 	assert.Error(t, json.Unmarshal([]byte(`{"run_id":"r","error":[1,2]}`), &run), "an array is neither shape")
 	assert.Equal(t, "bitscale: run failed: C: m", (&bitscale.RunError{Code: "C", Message: "m"}).Error())
