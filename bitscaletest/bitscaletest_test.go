@@ -1,0 +1,61 @@
+package bitscaletest_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/bitscaletest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestClientUsesTheFake(t *testing.T) {
+	srv := bitscaletest.NewServer(bitscaletest.WithAPIKey("bsk_test_mine"))
+	defer srv.Close()
+	c := srv.Client(bitscale.WithUserAgent("mytests/1"))
+	defer c.CloseIdleConnections()
+
+	if got := c.WorkspaceID(); got != bitscaletest.SeedWorkspaceID {
+		t.Errorf("workspace %q, want the seeded one", got)
+	}
+	if _, _, err := c.Users.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	if got := reqs[0].Header.Get("Api_key"); got != "[redacted]" {
+		t.Errorf("recorded api_key %q, want it redacted", got)
+	}
+	if got := reqs[0].Header.Get("User-Agent"); got != "mytests/1 bitscale-go/"+bitscale.Version {
+		t.Errorf("User-Agent %q", got)
+	}
+}
+
+func TestClientRetriesTransientFaults(t *testing.T) {
+	srv := bitscaletest.NewServer()
+	defer srv.Close()
+	c := srv.Client()
+	defer c.CloseIdleConnections()
+	srv.InjectFault(bitscaletest.Fault{Path: "user/me", Status: 503, Times: 2})
+	if _, _, err := c.Users.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Requests()); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+func TestClientPanicsOnABadOption(t *testing.T) {
+	srv := bitscaletest.NewServer()
+	defer srv.Close()
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic for an invalid option")
+		}
+	}()
+	srv.Client(bitscale.WithMaxRetries(-1))
+}
