@@ -376,6 +376,7 @@ func retryClient(s settings, hc *http.Client, replayable bool) *retryablehttp.Cl
 		RetryMax:     s.maxRetries,
 		Backoff:      backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		PrepareRetry: freshBody,
 	}
 	policy, waitMax, log := s.policy, s.waitMax, s.logger
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -406,6 +407,21 @@ func retryClient(s settings, hc *http.Client, replayable bool) *retryablehttp.Cl
 		}
 	}
 	return rc
+}
+
+// freshBody gives a retry a new body from GetBody. It runs on the retry's
+// own copy of the request: the attempt before may still be reading the old
+// body, so rewinding that one would race with it.
+func freshBody(req *http.Request) error {
+	if req.GetBody == nil || req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return err
+	}
+	req.Body = body
+	return nil
 }
 
 func logRetry(log *slog.Logger, resp *http.Response, err error) {
@@ -491,19 +507,17 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 		// Joined as strings, so the URL is parsed once, by net/http.
 		target = c.core.base + strings.TrimPrefix(path, "/")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
-	if err != nil {
-		return nil, fmt.Errorf("bitscale: request %s %q: %w", method, path, err)
-	}
+	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("bitscale: encoding %s %s body: %w", method, path, err)
 		}
-		// A body that seeks lets each retry rewind it instead of copying it.
-		req.Body = jsonBody{bytes.NewReader(b)}
-		req.ContentLength = int64(len(b))
-		req.GetBody = func() (io.ReadCloser, error) { return jsonBody{bytes.NewReader(b)}, nil }
+		r = bytes.NewReader(b) // net/http sets GetBody, which retries use
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, r)
+	if err != nil {
+		return nil, fmt.Errorf("bitscale: request %s %q: %w", method, path, err)
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{c.core.userAgent}
@@ -516,11 +530,6 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	return req, nil
 }
 
-// jsonBody is a request body that can be rewound for a retry.
-type jsonBody struct{ *bytes.Reader }
-
-func (jsonBody) Close() error { return nil }
-
 // Do sends req, retrying as the client's policy allows, and decodes a 2xx
 // JSON response into v: v may be nil to discard the body, or an io.Writer to
 // receive it raw. It returns an *APIError for any other status, a
@@ -532,9 +541,14 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if err := req.Context().Err(); err != nil {
 		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
 	}
-	rreq, err := retryablehttp.FromRequest(req)
-	if err != nil {
-		return nil, fmt.Errorf("bitscale: %s %s: reading request body: %w", method, path, err)
+	rreq := &retryablehttp.Request{Request: req}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		// A body that cannot be made again is read into memory, so that a
+		// retry can send it again. Others get a fresh body in freshBody.
+		var err error
+		if rreq, err = retryablehttp.FromRequest(req); err != nil {
+			return nil, fmt.Errorf("bitscale: %s %s: reading request body: %w", method, path, err)
+		}
 	}
 	// Read the body inside the retry loop, so that a body cut off mid-way
 	// is retried like any other failed attempt of a replayable request.
@@ -644,7 +658,8 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 
 // readLimited reads at most limit bytes of resp.Body into a buffer sized
 // from Content-Length when the server sent one, so that a large body is held
-// once, not grown by copying. It does not close the body.
+// once, not grown by copying. A longer body gives its first limit bytes and
+// an error matching ErrResponseTooLarge. It does not close the body.
 func readLimited(resp *http.Response, limit int64) ([]byte, error) {
 	if n := resp.ContentLength; n >= 0 && n <= limit {
 		buf := make([]byte, n)
@@ -654,7 +669,8 @@ func readLimited(resp *http.Response, limit int64) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if int64(b.Len()) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+		// The part read is returned: enough for an error's excerpt.
+		return b.Bytes()[:limit], fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
 	}
 	return b.Bytes(), err
 }

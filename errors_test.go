@@ -1,9 +1,11 @@
 package bitscale_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -117,6 +119,7 @@ func TestErrorBodyIsReadWithABound(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 404, apiErr.StatusCode)
 	assert.LessOrEqual(t, len(apiErr.Message), 204)
+	assert.True(t, strings.HasPrefix(apiErr.Message, "xxxxxxxx"), "the excerpt of what was read: %q", apiErr.Message)
 }
 
 func TestRetryAfterIsReported(t *testing.T) {
@@ -268,4 +271,42 @@ func TestMaxRetriesZeroSendsOnce(t *testing.T) {
 	_, _, err := c.Users.Me(context.Background())
 	require.ErrorIs(t, err, bitscale.ErrServer)
 	assert.EqualValues(t, 1, n.Load())
+}
+
+func TestCheckResponseExcerptsAnOversizedErrorBody(t *testing.T) {
+	page := "<html><body>502 Bad Gateway</body></html>" + strings.Repeat(" ", 70<<10)
+	resp := &http.Response{StatusCode: 502, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader([]byte(page))), ContentLength: int64(len(page))}
+	err := bitscale.CheckResponse(resp)
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Contains(t, apiErr.Message, "502 Bad Gateway")
+}
+
+func TestRetriedPostSendsItsWholeBodyEachTime(t *testing.T) {
+	var bodies []string
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if len(bodies) == 1 {
+			serveJSON(429, []byte(`{"error":{"code":"RATE_LIMITED","message":"slow down"}}`))(w, r)
+			return
+		}
+		serveJSON(200, []byte(`{"mode":"sync","status":"completed"}`))(w, r)
+	}))
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	require.NoError(t, err)
+	require.Len(t, bodies, 2)
+	assert.JSONEq(t, `{"mode":"sync","inputs":{"a":"b"}}`, bodies[0])
+	assert.Equal(t, bodies[0], bodies[1])
+
+	// A body the caller made from a plain reader is kept for the retry too.
+	bodies = nil
+	req, err := c.NewRequest(context.Background(), http.MethodPost, "grids/grid_001/run", nil)
+	require.NoError(t, err)
+	req.Body = io.NopCloser(strings.NewReader(`{"mode":"sync","inputs":{"x":1}}`))
+	req.GetBody = nil
+	_, err = c.Do(req, nil)
+	require.NoError(t, err)
+	require.Len(t, bodies, 2)
+	assert.Equal(t, `{"mode":"sync","inputs":{"x":1}}`, bodies[1])
 }

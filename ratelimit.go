@@ -74,8 +74,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 || secs > 1e9 {
+	if isDecimal(v) {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(secs > 0 && secs <= 1e9) {
 			return 0
 		}
 		return time.Duration(secs * float64(time.Second))
@@ -84,6 +85,24 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// isDecimal reports whether s is digits with at most one decimal point:
+// delay seconds, which ParseFloat alone would take with NaN, Inf, hex and
+// underscores besides.
+func isDecimal(s string) bool {
+	digits, dot := 0, false
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // serverWait is how long the server asked the client to wait before the

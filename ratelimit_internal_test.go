@@ -56,6 +56,14 @@ func TestParseRetryAfter(t *testing.T) {
 		"Fri, 02 Jan 2026 03:04:35 GMT": 30 * time.Second,
 		"Fri, 02 Jan 2026 03:00:00 GMT": 0, // past
 		"99999999999999999999":          0,
+		"NaN":                           0,
+		"nan":                           0,
+		"Inf":                           0,
+		"0x10":                          0,
+		"1_000":                         0,
+		"1e3":                           0,
+		"1.5.2":                         0,
+		".":                             0,
 	} {
 		assert.Equal(t, want, parseRetryAfter(in, now), "%q", in)
 	}
