@@ -391,15 +391,30 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 		case "/api/v1/grids/grid_001":
 			w.WriteHeader(200)
 			fmt.Fprintf(w, `{"id": %q, "columns": "not a list"}`, key)
+		case "/api/v1/workspaces/ws_retry":
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(503)
+			fmt.Fprintf(w, `{"error":{"code":"UNAVAILABLE","message":"busy, %s"}}`, key)
+		case "/api/v1/workspaces/ws_slow":
+			time.Sleep(300 * time.Millisecond)
+		case "/api/v1/workspaces/ws_spent":
+			w.Header().Set("X-RateLimit-Limit", "10")
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Hour).Unix()))
+			serveJSON(200, fixture(t, "workspace_get.json"))(w, r)
 		default:
 			hj, _ := w.(http.Hijacker)
 			conn, _, _ := hj.Hijack()
 			conn.Close()
 		}
-	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1))
+	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1), bitscale.WithAttemptTimeout(100*time.Millisecond))
 	ctx := context.Background()
 	var errs []error
 	_, _, err := c.Users.Me(ctx)
+	errs = append(errs, err)
+	_, _, err = c.Workspaces.Get(ctx, "ws_retry") // retried, logged, then returned
+	errs = append(errs, err)
+	_, _, err = c.Workspaces.Get(ctx, "ws_slow") // attempt timeouts
 	errs = append(errs, err)
 	_, _, err = c.Workspaces.List(ctx)
 	errs = append(errs, err)
@@ -409,8 +424,17 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 	errs = append(errs, err)
 	_, _, err = c.Grids.Run(ctx, "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": 1}})
 	errs = append(errs, err)
+	// A client of its own, whose window is spent for an hour.
+	spent, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL), bitscale.WithLogger(logger))
+	require.NoError(t, err)
+	defer spent.CloseIdleConnections()
+	_, _, err = spent.Workspaces.Get(ctx, "ws_spent")
+	require.NoError(t, err)
+	_, _, err = spent.Workspaces.Get(ctx, "ws_spent") // refused by the gate
+	require.ErrorIs(t, err, bitscale.ErrRateLimited)
+	errs = append(errs, err)
 	srv.Close()
-	_, _, err = c.Users.Me(ctx)
+	_, _, err = c.Users.Me(ctx) // nothing listens
 	errs = append(errs, err)
 
 	for i, err := range errs {
@@ -423,7 +447,7 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 	require.ErrorAs(t, errs[0], &apiErr)
 	assert.Equal(t, "key [redacted] is invalid", apiErr.Message)
 	assert.Equal(t, "[redacted]", apiErr.Details["key"])
-	assert.NotEmpty(t, logs.String(), "the logger was used")
+	assert.Contains(t, logs.String(), "bitscale: retrying", "the logger was used")
 	assert.NotContains(t, logs.String(), testKey)
 }
 
