@@ -234,7 +234,7 @@ func (r *RunRequest) check(mode RunMode) error {
 	if r.WebhookURL != "" {
 		u, err := url.Parse(r.WebhookURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return &ArgumentError{Name: "req.WebhookURL", Reason: "must be an absolute https:// URL"}
+			return &ArgumentError{Name: "req.WebhookURL", Reason: "must be an absolute http(s) URL (BitScale requires a public https:// one)"}
 		}
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 
 // Errors of webhook verification.
 var (
-	ErrMissingSignature = errors.New("bitscale: webhook has no " + SignatureHeader + " header")
+	ErrMissingSignature = errors.New("bitscale: webhook has no usable " + SignatureHeader + " (absent, or no SHA-256 digest in it)")
 	ErrInvalidSignature = errors.New("bitscale: webhook signature does not match the payload")
 	ErrWebhookTooLarge  = errors.New("bitscale: webhook body too large")
 	ErrInvalidWebhook   = errors.New("bitscale: webhook payload is not a run")
@@ -193,7 +193,9 @@ func WithWebhookLogger(l *slog.Logger) WebhookOption {
 // 401 to a missing or wrong signature, 400 to a payload that is not a run,
 // 204 once fn returns nil, and 500 when fn returns an error, so that
 // BitScale delivers the run again (up to 3 more times). fn gets the
-// request's context.
+// request's context, which ends if BitScale stops waiting (after 10
+// seconds) and closes the connection; BitScale then delivers again, so a
+// slow fn is best made quick, with the real work queued.
 //
 // Because BitScale repeats a delivery it did not see acknowledged, the same
 // run can arrive twice. The handler remembers the runs fn handled and
