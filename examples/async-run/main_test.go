@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/bitscaletest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestAsyncRunOnTheFake(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	t.Setenv("BITSCALE_GRID_ID", "")
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	assertLines(t, out.String(),
+		"using the embedded fake BitScale server",
+		"Running grid Lead Enrichment — Q1 (grid_001) on:",
+		"Full Name        Jane Doe",
+		" queued",
+		" running",
+		" completed",
+		"Enriched Email   jane.doe@acmecorp.com",
+		"LinkedIn URL     https://linkedin.com/in/janedoe",
+		"Credits: 12 consumed, 65788 left in the workspace",
+	)
+}
+
+func TestAsyncRunWithAKeyUsesTheEnvironment(t *testing.T) {
+	// A fake standing in for the real API, configured as users configure
+	// the client.
+	srv := bitscaletest.NewServer()
+	defer srv.Close()
+	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
+	t.Setenv("BITSCALE_BASE_URL", srv.URL())
+	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
+	t.Setenv("BITSCALE_GRID_ID", bitscaletest.SeedGridID)
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "embedded fake") {
+		t.Errorf("started its own fake despite BITSCALE_API_KEY:\n%s", out.String())
+	}
+	assertLines(t, out.String(), " completed", "Enriched Email   jane.doe@acmecorp.com")
+	if n := len(srv.Runs()); n != 1 {
+		t.Errorf("the server ran %d runs, want 1", n)
+	}
+}
+
+func TestAsyncRunTakesInputs(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	var out bytes.Buffer
+	args := []string{"-grid", "grid_001", "-input", "Full Name=Ada Lovelace", "-input", "Company=Analytical Engines"}
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	assertLines(t, out.String(), "Enriched Email   ada.lovelace@analyticalengines.com")
+}
+
+func TestAsyncRunRefusesBadInputs(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	t.Setenv("BITSCALE_GRID_ID", "")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-input", "Nope=1"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `"Nope" is not a column`) {
+		t.Fatalf("err = %v, want the unknown column named", err)
+	}
+}
+
+func TestAsyncRunThatFails(t *testing.T) {
+	srv := bitscaletest.NewServer(
+		bitscaletest.WithRunDurations(5*time.Millisecond, 5*time.Millisecond),
+		bitscaletest.WithEnricher(func(context.Context, bitscaletest.EnrichRequest) (map[string]any, error) {
+			return nil, &bitscaletest.RunError{Code: "PROVIDER_DOWN", Message: "the email provider did not answer"}
+		}),
+	)
+	defer srv.Close()
+	c := srv.Client()
+	defer c.CloseIdleConnections()
+
+	var out bytes.Buffer
+	err := runGrid(context.Background(), &out, c, bitscaletest.SeedGridID, map[string]any{"Full Name": "Jane Doe"})
+	if !errors.Is(err, bitscale.ErrRunFailed) {
+		t.Fatalf("err = %v, want one matching ErrRunFailed", err)
+	}
+	assertLines(t, out.String(),
+		" failed",
+		"failed: the email provider did not answer (PROVIDER_DOWN)",
+	)
+	if strings.Contains(out.String(), "Outputs:") {
+		t.Errorf("a failed run printed outputs:\n%s", out.String())
+	}
+}
+
+// assertLines checks that out holds each of want, in that order.
+func assertLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("output lacks %q after what came before:\n%s", w, out)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
+}

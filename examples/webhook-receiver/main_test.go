@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go/bitscaletest"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestWebhookReceiverOnTheFake(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	t.Setenv("BITSCALE_GRID_ID", "")
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	assertLines(t, out.String(),
+		"using the embedded fake BitScale server",
+		"Receiving webhooks at http://127.0.0.1:",
+		"Started run run_",
+		"Verified delivery, signed ",
+		"  grid    grid_001",
+		"  status  completed",
+		"  credits 12 consumed, 65788 left",
+		"    Enriched Email   jane.doe@acmecorp.com",
+		"    LinkedIn URL     https://linkedin.com/in/janedoe",
+		"status changed, genuine signature  -> 401 Unauthorized, refused",
+		"signed with another secret         -> 401 Unauthorized, refused",
+		"Replayed the genuine delivery -> 204 No Content, acknowledged and not handled again",
+	)
+	// The run the webhook carried is the run that was started.
+	started := field(out.String(), "Started run ")
+	if delivered := field(out.String(), "  run     "); delivered != started {
+		t.Errorf("delivered run %q, started %q", delivered, started)
+	}
+}
+
+func TestWebhookReceiverTakesInputs(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	var out bytes.Buffer
+	args := []string{"-grid", "grid_001", "-input", "Full Name=Ada Lovelace", "-input", "Company=Analytical Engines"}
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	assertLines(t, out.String(), "    Enriched Email   ada.lovelace@analyticalengines.com")
+}
+
+func TestWebhookReceiverExplainsRealAPINeedsPublicURL(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "bsk_live_not_a_real_key")
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	assertLines(t, out.String(),
+		"only to a public\nhttps:// URL, never to 127.0.0.1",
+		"BITSCALE_WEBHOOK_SECRET",
+		"-public-url https://YOUR-TUNNEL-HOST/webhooks/bitscale",
+	)
+}
+
+func TestWebhookReceiverRefusesBadSetups(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "bsk_live_not_a_real_key")
+	for _, tc := range []struct {
+		name, secret string
+		args         []string
+		want         string
+	}{
+		{"http URL", "whsec_x", []string{"-public-url", "http://example.com/hook"}, "only to an absolute https:// URL"},
+		{"no secret", "", []string{"-public-url", "https://example.com/hook"}, "BITSCALE_WEBHOOK_SECRET is not set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("BITSCALE_WEBHOOK_SECRET", tc.secret)
+			var out bytes.Buffer
+			err := run(context.Background(), tc.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWebhookReceiverGivesUpWhenNoDeliveryComes(t *testing.T) {
+	// A fake standing in for the real API, delivering to a public URL
+	// that leads nowhere.
+	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(time.Millisecond, time.Millisecond))
+	defer srv.Close()
+	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
+	t.Setenv("BITSCALE_BASE_URL", srv.URL())
+	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
+	t.Setenv("BITSCALE_WEBHOOK_SECRET", srv.WebhookSecret())
+	var out bytes.Buffer
+	args := []string{"-public-url", "https://127.0.0.1:1/webhooks/bitscale", "-wait", "300ms"}
+	err := run(context.Background(), args, &out)
+	if err == nil || !strings.Contains(err.Error(), "no webhook for run") {
+		t.Fatalf("err = %v, want no webhook within the wait\n%s", err, out.String())
+	}
+	assertLines(t, out.String(),
+		"Receiving webhooks at http://127.0.0.1:",
+		"BitScale reaches it at https://127.0.0.1:1/webhooks/bitscale",
+		"Started run run_",
+	)
+}
+
+// assertLines checks that out holds each of want, in that order.
+func assertLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("output lacks %q after what came before:\n%s", w, out)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
+}
+
+// field returns the word following prefix in out.
+func field(out, prefix string) string {
+	_, after, ok := strings.Cut(out, prefix)
+	if !ok {
+		return ""
+	}
+	f := strings.Fields(after)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
