@@ -29,16 +29,23 @@ type BatchOptions struct {
 	// OutputColumns, names or IDs, limits each row's outputs.
 	OutputColumns []string
 
+	// Grid, if set, is used instead of fetching the grid, for a caller
+	// that has it already. Its ID must be the gridID given to RunBatch.
+	Grid *Grid
+
 	// MinCredits, when positive, refuses to start the batch when the
 	// workspace has fewer credits remaining, as the API reference advises
 	// checking before large runs.
 	MinCredits int
 
 	// OnResult, if set, is called with each row's result as it ends, and
-	// then with each row not attempted. OnProgress, if set, is called after
-	// each row that ran. Neither is called concurrently with itself or the
-	// other, so they need no locking; a slow one slows the batch.
+	// then with each row not attempted. With Ordered, it is called in row
+	// order instead: a result waits for the rows before it, which suits
+	// writing an output file. OnProgress, if set, is called after each row
+	// that ended. Neither is called concurrently with itself or the other,
+	// so they need no locking; a slow one slows the batch.
 	OnResult   func(BatchResult)
+	Ordered    bool
 	OnProgress func(BatchProgress)
 
 	// Stop, when closed, ends dispatching: rows already running finish and
@@ -58,14 +65,21 @@ const (
 	// OutcomeSubmitted: the async run was accepted; its result goes to
 	// the webhook.
 	OutcomeSubmitted Outcome = "submitted"
-	// OutcomeFailed: the row was refused before running (bad inputs, a 4xx)
-	// or ran and failed. Err says why.
+	// OutcomeFailed: the row failed for reasons of its own: its inputs
+	// were refused, by the SDK or the API, or it ran and failed. Sent again
+	// unchanged it would fail again. Err says why.
 	OutcomeFailed Outcome = "failed"
+	// OutcomeRefused: the API refused the row for a reason that holds for
+	// the whole batch, such as insufficient credits; the batch stops on it.
+	// The row did not run; it can be sent again once the cause is fixed.
+	OutcomeRefused Outcome = "refused"
 	// OutcomeUnknown: the row may have run and spent credits, but its
 	// result was not received. It was not sent again; check it before
 	// running it again.
 	OutcomeUnknown Outcome = "unknown"
-	// OutcomeSkipped: the row was not attempted.
+	// OutcomeSkipped: the row was not attempted. Skipped rows are mostly
+	// the last ones, but a row dispatched just before the context ended
+	// can be skipped while later rows ran.
 	OutcomeSkipped Outcome = "skipped"
 )
 
@@ -84,7 +98,8 @@ type BatchResult struct {
 type BatchProgress struct {
 	Total   int // rows in the batch
 	Done    int // rows that ended, whatever their outcome
-	Failed  int // rows that failed or whose outcome is unknown
+	Failed  int // rows that failed or were refused
+	Unknown int // rows that may have run without their result arriving
 	Credits int // credits consumed so far
 }
 
@@ -96,14 +111,16 @@ type BatchReport struct {
 	Completed int
 	Submitted int
 	Failed    int
+	Refused   int
 	Unknown   int
 	Skipped   int
 
 	Credits int // consumed in all
 
-	// Stopped is why dispatching ended before every row was attempted:
-	// an error that makes the remaining rows pointless, the context's
-	// error, or ErrBatchStopped. It is nil when every row was attempted.
+	// Stopped is what ended the batch early: an error that makes the
+	// remaining rows pointless (set even when it came on the last row, so
+	// that a batch refused at its end is not taken for a success), the
+	// context's error, or ErrBatchStopped. It is nil when nothing did.
 	Stopped error
 }
 
@@ -139,6 +156,8 @@ var ErrBatchStopped = errors.New("bitscale: batch stopped")
 // It returns an error without a report when the batch cannot start (no
 // workspace, the grid cannot be read, bad output columns, too few credits
 // for MinCredits); otherwise the report, and report.Stopped as the error.
+// Rows failed for reasons of their own do not make the error non-nil:
+// look at report.Failed.
 func (s *GridsService) RunBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*BatchReport, error) {
 	b, err := s.newBatch(ctx, gridID, rows, opts)
 	if err != nil {
@@ -158,6 +177,9 @@ type batch struct {
 
 	mu      sync.Mutex
 	stopErr error // set by the first row whose error ends dispatching
+
+	next    int                 // with Ordered, the next row to report
+	pending map[int]BatchResult // with Ordered, rows ended before their turn
 }
 
 func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*batch, error) {
@@ -171,9 +193,14 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 	if b.opts.WebhookURL != "" && !b.opts.Async {
 		return nil, &ArgumentError{Name: "opts.WebhookURL", Reason: "needs opts.Async: a sync run ignores webhooks"}
 	}
-	grid, _, err := s.Get(ctx, gridID)
-	if err != nil {
-		return nil, err
+	grid := b.opts.Grid
+	if grid == nil {
+		var err error
+		if grid, _, err = s.Get(ctx, gridID); err != nil {
+			return nil, err
+		}
+	} else if grid.ID != gridID {
+		return nil, &ArgumentError{Name: "opts.Grid", Reason: fmt.Sprintf("is grid %q, not %q", grid.ID, gridID)}
 	}
 	b.grid = grid
 	if _, err := grid.OutputColumnIDs(b.opts.OutputColumns...); err != nil {
@@ -216,7 +243,7 @@ func (b *batch) run(ctx context.Context) {
 			b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why})
 		}
 	}
-	if b.report.Skipped > 0 {
+	if b.report.Skipped > 0 || b.report.Refused > 0 {
 		b.report.Stopped = why
 	}
 }
@@ -328,6 +355,8 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		res.Outcome = OutcomeUnknown
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		res.Outcome = OutcomeSkipped // ended before it was sent
+	case fatal(err):
+		res.Outcome = OutcomeRefused
 	default:
 		res.Outcome = OutcomeFailed
 	}
@@ -346,20 +375,45 @@ func (b *batch) record(res BatchResult) {
 		r.Submitted++
 	case OutcomeFailed:
 		r.Failed++
+	case OutcomeRefused:
+		r.Refused++
 	case OutcomeUnknown:
 		r.Unknown++
 	case OutcomeSkipped:
 		r.Skipped++
 	}
-	if b.opts.OnResult != nil {
-		b.opts.OnResult(res)
-	}
+	b.deliver(res)
 	if res.Outcome != OutcomeSkipped && b.opts.OnProgress != nil {
 		b.opts.OnProgress(BatchProgress{
 			Total:   len(b.rows),
-			Done:    r.Completed + r.Submitted + r.Failed + r.Unknown,
-			Failed:  r.Failed + r.Unknown,
+			Done:    r.Completed + r.Submitted + r.Failed + r.Refused + r.Unknown,
+			Failed:  r.Failed + r.Refused,
+			Unknown: r.Unknown,
 			Credits: r.Credits,
 		})
+	}
+}
+
+// deliver hands a result to OnResult, at once or, with Ordered, once every
+// row before it has been handed over.
+func (b *batch) deliver(res BatchResult) {
+	switch {
+	case b.opts.OnResult == nil:
+	case !b.opts.Ordered:
+		b.opts.OnResult(res)
+	default:
+		if b.pending == nil {
+			b.pending = make(map[int]BatchResult)
+		}
+		b.pending[res.Index] = res
+		for {
+			next, ok := b.pending[b.next]
+			if !ok {
+				return
+			}
+			delete(b.pending, b.next)
+			b.next++
+			b.opts.OnResult(next)
+		}
 	}
 }

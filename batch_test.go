@@ -66,6 +66,7 @@ func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
 	}
 	require.Len(t, progress, 1000)
 	assert.Equal(t, bitscale.BatchProgress{Total: 1000, Done: 1000, Credits: 12000}, progress[999])
+	assert.Zero(t, report.Refused)
 	for i, p := range progress {
 		assert.Equal(t, i+1, p.Done)
 	}
@@ -102,7 +103,7 @@ func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
 			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits)
 		case bitscale.OutcomeCompleted:
 			attempted = append(attempted, res.Index)
-		case bitscale.OutcomeFailed:
+		case bitscale.OutcomeRefused:
 			attempted = append(attempted, res.Index)
 			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
 		default:
@@ -113,6 +114,7 @@ func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
 	assert.Equal(t, sent, attempted, "attempted means sent, exactly")
 	assert.Equal(t, notAttempted, report.NotAttempted())
 	assert.Equal(t, 100, len(attempted)+len(notAttempted))
+	assert.Equal(t, report.Refused, len(attempted)-30)
 	assert.LessOrEqual(t, len(attempted)-30, 4, "at most the rows already running when credits ran out")
 	assert.Len(t, results, 100, "OnResult hears of every row, skipped ones included")
 }
@@ -241,4 +243,56 @@ func TestRunBatchStartErrors(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "Nope"))
 	_, err = c.ForWorkspace("").Grids.RunBatch(context.Background(), "grid_001", leads(2), nil)
 	require.ErrorIs(t, err, bitscale.ErrNoWorkspace)
+}
+
+func TestRunBatchRefusedOnTheLastRowIsAnError(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*3))
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(4), &bitscale.BatchOptions{Concurrency: 1})
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits, "every row was attempted, yet the batch did not succeed")
+	assert.Equal(t, 3, report.Completed)
+	assert.Equal(t, 1, report.Refused)
+	assert.Zero(t, report.Skipped)
+	assert.Equal(t, bitscale.OutcomeRefused, report.Results[3].Outcome)
+}
+
+func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	// Later rows finish first: row i is slowed by (20-i) ms.
+	srv.SetEnricher(func(ctx context.Context, req fakeserver.EnrichRequest) (map[string]any, error) {
+		var i int
+		fmt.Sscanf(req.Inputs[fakeserver.ColumnFullName].(string), "Lead %d", &i)
+		time.Sleep(time.Duration(20-i) * time.Millisecond)
+		return fakeserver.DefaultEnricher(ctx, req)
+	})
+	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*15))
+	var order []int
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(20), &bitscale.BatchOptions{
+		Concurrency: 8,
+		Ordered:     true,
+		OnResult:    func(r bitscale.BatchResult) { order = append(order, r.Index) },
+	})
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+	want := make([]int, 20)
+	for i := range want {
+		want[i] = i
+	}
+	assert.Equal(t, want, order, "every row, skipped ones included, in order")
+	assert.Equal(t, 20, report.Completed+report.Refused+report.Skipped)
+}
+
+func TestRunBatchUsesTheGridGiven(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	grid, _, err := c.Grids.Get(context.Background(), "grid_001")
+	require.NoError(t, err)
+	srv.ClearHistory()
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(2), &bitscale.BatchOptions{Grid: grid})
+	require.NoError(t, err)
+	assert.Equal(t, 2, report.Completed)
+	for _, r := range srv.Requests() {
+		assert.Equal(t, "POST", r.Method, "no second fetch of the grid")
+	}
+	_, err = c.Grids.RunBatch(context.Background(), "grid_002", leads(2), &bitscale.BatchOptions{Grid: grid})
+	var argErr *bitscale.ArgumentError
+	require.ErrorAs(t, err, &argErr)
 }
