@@ -1,0 +1,664 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"unicode"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/bitscaletest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL", "bitscale_status", "bitscale_error"}
+
+// startFake starts a fake BitScale server and points the environment at it,
+// so that run takes the path it takes with a real API key.
+func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
+	t.Helper()
+	srv := bitscaletest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
+	t.Setenv("BITSCALE_BASE_URL", srv.URL())
+	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
+	t.Setenv("BITSCALE_GRID_ID", "")
+	return srv
+}
+
+// leads copies testdata/leads.csv to a new directory and returns the paths
+// of the copy and of an output next to it.
+func leads(t *testing.T) (in, out string) {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/leads.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeInput(t, string(data))
+}
+
+func writeInput(t *testing.T, csv string) (in, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	in, out = filepath.Join(dir, "leads.csv"), filepath.Join(dir, "enriched.csv")
+	if err := os.WriteFile(in, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return in, out
+}
+
+// result is what one call of run did.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// enrichFile calls run with args, as main does, and stop for Ctrl-C.
+func enrichFile(t *testing.T, stop <-chan struct{}, args ...string) result {
+	t.Helper()
+	return enrichFileContext(context.Background(), t, stop, args...)
+}
+
+func enrichFileContext(ctx context.Context, t *testing.T, stop <-chan struct{}, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, args, &stdout, &stderr, stop)
+	t.Logf("run %q: %v\nstdout:\n%sstderr:\n%s", args, err, stdout.String(), stderr.String())
+	return result{stdout.String(), stderr.String(), err}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	records, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return records
+}
+
+// runsByName counts the fake's runs by their "Full Name" input.
+func runsByName(srv *bitscaletest.Server, status string) map[string]int {
+	n := make(map[string]int)
+	for _, r := range srv.Runs() {
+		if status == "" || r.Status == status {
+			n[r.Inputs[bitscaletest.ColumnFullName].(string)]++
+		}
+	}
+	return n
+}
+
+// checkRows checks that the output rows are the input rows, in order, with
+// the outputs the fake computes for them and the status want.
+func checkRows(t *testing.T, srv *bitscaletest.Server, input, output [][]string, want bitscale.Outcome) {
+	t.Helper()
+	grid, _ := srv.Grid(bitscaletest.SeedGridID)
+	for i, rec := range output {
+		in := input[i]
+		if !slices.Equal(rec[:2], in) {
+			t.Fatalf("row %d starts with %q, want the input's %q", i+1, rec[:2], in)
+		}
+		if rec[4] != string(want) || rec[5] != "" {
+			t.Errorf("row %d (%s) ended %q %q, want %s", i+1, in[0], rec[4], rec[5], want)
+			continue
+		}
+		inputs := map[string]any{bitscaletest.ColumnFullName: in[0]}
+		if in[1] != "" {
+			inputs[bitscaletest.ColumnCompany] = in[1]
+		}
+		outputs, _ := bitscaletest.DefaultEnricher(context.Background(), bitscaletest.EnrichRequest{Grid: grid, Inputs: inputs})
+		if rec[2] != outputs[bitscaletest.ColumnEnrichedEmail] || rec[3] != outputs[bitscaletest.ColumnLinkedInURL] {
+			t.Errorf("row %d (%s) has outputs %q, %q, want %q, %q", i+1, in[0], rec[2], rec[3],
+				outputs[bitscaletest.ColumnEnrichedEmail], outputs[bitscaletest.ColumnLinkedInURL])
+		}
+	}
+}
+
+func checkOnceEach(t *testing.T, srv *bitscaletest.Server, input [][]string) {
+	t.Helper()
+	runs := runsByName(srv, "")
+	if len(srv.Runs()) != len(input) || len(runs) != len(input) {
+		t.Errorf("the fake ran %d times for %d names, want %d, once each", len(srv.Runs()), len(runs), len(input))
+	}
+	for _, rec := range input {
+		if runs[rec[0]] != 1 {
+			t.Errorf("%s ran %d times, want once", rec[0], runs[rec[0]])
+		}
+	}
+}
+
+func checkSummary(t *testing.T, stdout string, want map[string]int) {
+	t.Helper()
+	for label, n := range want {
+		var line string
+		for l := range strings.Lines(stdout) {
+			if strings.HasPrefix(l, label+" ") {
+				line = l
+			}
+		}
+		if fields := strings.Fields(line); len(fields) == 0 || fields[len(fields)-1] != strconv.Itoa(n) {
+			t.Errorf("summary line %q is %q, want %d", label, strings.TrimSpace(line), n)
+		}
+	}
+}
+
+// statuses counts the output's rows by status.
+func statuses(output [][]string) map[string]int {
+	n := make(map[string]int)
+	for _, rec := range output[1:] {
+		n[rec[4]]++
+	}
+	return n
+}
+
+func TestEnrichAll(t *testing.T) {
+	srv := startFake(t)
+	in, out := leads(t)
+
+	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	input, output := readCSV(t, in), readCSV(t, out)
+	if len(input) != 201 {
+		t.Fatalf("testdata/leads.csv has %d records, want a header and 200 rows", len(input))
+	}
+	var quoted, nonASCII int
+	for _, rec := range input[1:] {
+		if strings.ContainsAny(rec[0]+rec[1], `,"`) {
+			quoted++
+		}
+		if strings.IndexFunc(rec[0], func(r rune) bool { return r > unicode.MaxASCII }) >= 0 {
+			nonASCII++
+		}
+	}
+	if quoted < 5 || nonASCII < 5 {
+		t.Errorf("testdata/leads.csv has %d rows that need quoting and %d non-ASCII names, want a few of each", quoted, nonASCII)
+	}
+	if !slices.Equal(output[0], outHeader) {
+		t.Errorf("output header = %q, want %q", output[0], outHeader)
+	}
+	if len(output) != len(input) {
+		t.Fatalf("output has %d rows, want %d", len(output)-1, len(input)-1)
+	}
+	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
+	checkOnceEach(t, srv, input[1:])
+	checkSummary(t, r.stdout, map[string]int{
+		"rows in the input":    200,
+		"done before this run": 0,
+		"completed":            200,
+		"failed":               0,
+		"unknown":              0,
+		"not attempted":        0,
+		"credits consumed":     2400,
+	})
+	// stderr is not a terminal: a line every 50 rows.
+	var lines []string
+	for l := range strings.Lines(r.stderr) {
+		if strings.Contains(l, "/200 rows") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	want := []string{
+		"50/200 rows, 0 failed, 600 credits",
+		"100/200 rows, 0 failed, 1200 credits",
+		"150/200 rows, 0 failed, 1800 credits",
+		"200/200 rows, 0 failed, 2400 credits",
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("progress lines = %q, want %q", lines, want)
+	}
+}
+
+func TestEnrichResumesAfterStop(t *testing.T) {
+	const stopAfter = 30
+	var (
+		calls atomic.Int32
+		stop  = make(chan struct{})
+	)
+	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+		if calls.Add(1) == stopAfter {
+			close(stop) // as the first Ctrl-C does
+		}
+		return bitscaletest.DefaultEnricher(ctx, req)
+	}))
+	in, out := leads(t)
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+
+	r := enrichFile(t, stop, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interruption", r.err)
+	}
+	input, output := readCSV(t, in), readCSV(t, out)
+	n := len(output) - 1
+	// Every row started before the stop finishes and is written.
+	if n < stopAfter || n >= 200 {
+		t.Fatalf("the stopped run wrote %d rows, want from %d to 199", n, stopAfter)
+	}
+	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
+	if runs := len(srv.Runs()); runs != n {
+		t.Errorf("the fake ran %d rows, want the %d written", runs, n)
+	}
+	checkSummary(t, r.stdout, map[string]int{"completed": n, "not attempted": 200 - n, "credits consumed": 12 * n})
+
+	first, _ := os.ReadFile(out)
+	r = enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("resumed run: %v", r.err)
+	}
+	output = readCSV(t, out)
+	if len(output) != 201 {
+		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	}
+	if data, _ := os.ReadFile(out); !bytes.HasPrefix(data, first) {
+		t.Errorf("the resumed run changed the rows written before")
+	}
+	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
+	checkOnceEach(t, srv, input[1:])
+	checkSummary(t, r.stdout, map[string]int{
+		"done before this run": n,
+		"completed":            200 - n,
+		"not attempted":        0,
+		"credits consumed":     12 * (200 - n),
+	})
+}
+
+func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
+	const cancelAt = 30
+	var (
+		calls     atomic.Int32
+		abandoned atomic.Value // the name of the row running when cancelled
+		stop      = make(chan struct{})
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+		if calls.Add(1) == cancelAt {
+			abandoned.Store(req.Inputs[bitscaletest.ColumnFullName])
+			close(stop) // as a first Ctrl-C does
+			cancel()    // and a second
+			// The run started, but its answer never comes: the fake
+			// holds it until it closes.
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return bitscaletest.DefaultEnricher(ctx, req)
+	}))
+	in, out := leads(t)
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+
+	r := enrichFileContext(ctx, t, stop, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interruption", r.err)
+	}
+	output := readCSV(t, out)
+	n := len(output) - 1
+	written := make(map[string]string) // name → status
+	for _, rec := range output[1:] {
+		written[rec[0]] = rec[4]
+	}
+	if name := abandoned.Load().(string); written[name] != "unknown" {
+		t.Errorf("the row abandoned, %s, has the status %q, want unknown", name, written[name])
+	}
+	if !strings.Contains(r.stdout, "status is unknown") {
+		t.Errorf("the summary does not warn of the unknown rows")
+	}
+	first, _ := os.ReadFile(out)
+
+	r = enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("resumed run: %v", r.err)
+	}
+	if output = readCSV(t, out); len(output) != 201 {
+		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	}
+	if data, _ := os.ReadFile(out); !bytes.HasPrefix(data, first) {
+		t.Errorf("the resumed run changed the rows written before")
+	}
+	// A row abandoned may or may not have reached the fake, and may reach
+	// it late; none may reach it twice.
+	runs := runsByName(srv, "")
+	for _, rec := range output[1:] {
+		if runs[rec[0]] > 1 {
+			t.Errorf("%s, written as %s, ran %d times", rec[0], rec[4], runs[rec[0]])
+		}
+	}
+	checkSummary(t, r.stdout, map[string]int{"done before this run": n, "completed": 200 - n})
+	if !strings.Contains(r.stdout, "status is unknown") {
+		t.Errorf("the resumed run's summary does not warn of the unknown rows")
+	}
+}
+
+func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
+	for _, concurrency := range []string{"1", "4"} {
+		t.Run("concurrency="+concurrency, func(t *testing.T) {
+			srv := startFake(t)
+			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 50*12); err != nil {
+				t.Fatal(err)
+			}
+			in, out := leads(t)
+			args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", concurrency}
+
+			r := enrichFile(t, nil, args...)
+			if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
+				t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
+			}
+			input, output := readCSV(t, in), readCSV(t, out)
+			n := len(output) - 1
+			if got := statuses(output); got["completed"] != 50 || got["completed"]+got["failed"] != n {
+				t.Errorf("the first run wrote %d rows: %v, want 50 completed and the others failed", n, got)
+			}
+			if concurrency == "1" && n != 50 {
+				t.Errorf("one row at a time, the first run wrote %d rows, want 50", n)
+			}
+			// With rows running at once, a row may be refused while a later
+			// one takes the last credits; it is written as failed.
+			for _, rec := range output[1:] {
+				if rec[4] == "failed" && !strings.Contains(rec[5], "credits") {
+					t.Errorf("%s failed with %q, want a lack of credits", rec[0], rec[5])
+				}
+			}
+			checkSummary(t, r.stdout, map[string]int{
+				"completed":        50,
+				"failed":           n - 50,
+				"not attempted":    200 - n,
+				"credits consumed": 600,
+			})
+
+			first, _ := os.ReadFile(out)
+			before := runsByName(srv, "")
+			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 100000); err != nil {
+				t.Fatal(err)
+			}
+			r = enrichFile(t, nil, args...)
+			if r.err != nil {
+				t.Fatalf("resumed run: %v", r.err)
+			}
+			if output = readCSV(t, out); len(output) != 201 {
+				t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+			}
+			if data, _ := os.ReadFile(out); !bytes.HasPrefix(data, first) {
+				t.Errorf("the resumed run changed the rows written before")
+			}
+			after, completed := runsByName(srv, ""), runsByName(srv, "completed")
+			for i, rec := range output[1:] {
+				if i < n && after[rec[0]] != before[rec[0]] {
+					t.Errorf("%s, written by the first run, was sent again", rec[0])
+				}
+				if want := map[string]int{"completed": 1}[rec[4]]; completed[rec[0]] != want {
+					t.Errorf("%s, written as %s, completed %d runs, want %d", rec[0], rec[4], completed[rec[0]], want)
+				}
+			}
+			checkRows(t, srv, input[n+1:], output[n+1:], bitscale.OutcomeCompleted)
+			checkSummary(t, r.stdout, map[string]int{
+				"done before this run": n,
+				"completed":            200 - n,
+				"not attempted":        0,
+				"credits consumed":     12 * (200 - n),
+			})
+		})
+	}
+}
+
+// RunBatch reports no error when only the last rows are refused, after
+// every row has started; the rows refused must still be left for the next
+// run.
+func TestEnrichStopsOnTheLastRow(t *testing.T) {
+	srv := startFake(t)
+	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 2*12); err != nil {
+		t.Fatal(err)
+	}
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
+
+	r := enrichFile(t, nil, args...)
+	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
+		t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
+	}
+	if output := readCSV(t, out); len(output) != 3 {
+		t.Errorf("output has %d rows, want the 2 completed", len(output)-1)
+	}
+	checkSummary(t, r.stdout, map[string]int{"completed": 2, "failed": 0, "not attempted": 1})
+
+	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12); err != nil {
+		t.Fatal(err)
+	}
+	if r = enrichFile(t, nil, args...); r.err != nil {
+		t.Fatalf("resumed run: %v", r.err)
+	}
+	output := readCSV(t, out)
+	if len(output) != 4 || output[3][0] != "Alan Turing" || output[3][4] != "completed" {
+		t.Errorf("output = %q, want Alan Turing completed last", output)
+	}
+}
+
+func TestEnrichWritesInvalidRowsAsFailed(t *testing.T) {
+	srv := startFake(t)
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n\"  \",Blank Ltd\nGrace Hopper,\n")
+
+	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	output := readCSV(t, out)
+	want := [][]string{
+		outHeader,
+		{"Ada Lovelace", "Analytical Engines", "ada.lovelace@analyticalengines.com", "https://linkedin.com/in/adalovelace", "completed", ""},
+		{"", "Nameless Inc", "", "", "failed", `bitscale: invalid inputs: "Full Name" is required`},
+		{"  ", "Blank Ltd", "", "", "failed", `bitscale: invalid inputs: "Full Name" is required`},
+		{"Grace Hopper", "", "grace.hopper@example.com", "https://linkedin.com/in/gracehopper", "completed", ""},
+	}
+	if !slices.EqualFunc(output, want, slices.Equal) {
+		t.Errorf("output:\n%q\nwant:\n%q", output, want)
+	}
+	checkSummary(t, r.stdout, map[string]int{"completed": 2, "failed": 2, "credits consumed": 24})
+
+	// The invalid rows were refused before any request.
+	var posts int
+	for _, req := range srv.Requests() {
+		if req.Method == "POST" {
+			posts++
+		}
+	}
+	if posts != 2 {
+		t.Errorf("%d runs were requested, want 2", posts)
+	}
+	// An empty cell is left out, not sent as empty text.
+	for _, run := range srv.Runs() {
+		if _, ok := run.Inputs[bitscaletest.ColumnCompany]; ok && run.Inputs[bitscaletest.ColumnFullName] == "Grace Hopper" {
+			t.Errorf("Grace Hopper's empty Company was sent: %v", run.Inputs)
+		}
+	}
+}
+
+func TestEnrichKeepsUnknownRows(t *testing.T) {
+	srv := startFake(t)
+	// The first run is served, but its answer is lost.
+	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
+
+	r := enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	output := readCSV(t, out)
+	if got := statuses(output); got["unknown"] != 1 || got["completed"] != 1 || output[1][4] != "unknown" {
+		t.Fatalf("statuses %v, Ada Lovelace %q; want Ada Lovelace unknown and Grace Hopper completed", got, output[1][4])
+	}
+	checkSummary(t, r.stdout, map[string]int{"completed": 1, "unknown": 1})
+
+	// Nothing is left to do: the unknown row is not sent again, but the
+	// summary still points at it.
+	r = enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("second run: %v", r.err)
+	}
+	if len(srv.Runs()) != 2 {
+		t.Errorf("the fake ran %d times, want 2", len(srv.Runs()))
+	}
+	checkSummary(t, r.stdout, map[string]int{"done before this run": 2, "unknown": 0})
+	if !strings.Contains(r.stdout, "status is unknown: 1") {
+		t.Errorf("the summary does not count the unknown row")
+	}
+}
+
+func TestEnrichOnTheEmbeddedFake(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "")
+	t.Setenv("BITSCALE_GRID_ID", "")
+	in, out := writeInput(t, "Full Name,Company\nJane Doe,Acme Corp\n")
+
+	r := enrichFile(t, nil, "-in", in, "-out", out)
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	if !strings.Contains(r.stderr, "using the embedded fake BitScale server") {
+		t.Errorf("stderr does not say the fake is used")
+	}
+	want := []string{"Jane Doe", "Acme Corp", "jane.doe@acmecorp.com", "https://linkedin.com/in/janedoe", "completed", ""}
+	if output := readCSV(t, out); len(output) != 2 || !slices.Equal(output[1], want) {
+		t.Errorf("output = %q, want the row %q", output, want)
+	}
+}
+
+func TestEnrichRefusesAnotherOutput(t *testing.T) {
+	const header = "Full Name,Company,Enriched Email,LinkedIn URL,bitscale_status,bitscale_error\n"
+	const ada = "Ada Whitfield,Northwind Analytics,ada.whitfield@northwindanalytics.com,https://linkedin.com/in/adawhitfield,completed,\n"
+	for _, tt := range []struct {
+		name, existing, want string
+	}{
+		{"other columns", "Full Name,Company,Score,bitscale_status,bitscale_error\n", "not the"},
+		{"other rows", header + "Zed Nobody,Nowhere,,,completed,\n", "row 1 of"},
+		{"more rows", header + ada + ada, "more than the input's 1"},
+		{"cut short", header + strings.TrimSuffix(ada, "completed,\n") + "compl", "middle of a row"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startFake(t)
+			in, out := writeInput(t, "Full Name,Company\nAda Whitfield,Northwind Analytics\n")
+			if err := os.WriteFile(out, []byte(tt.existing), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
+				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
+			}
+			if data, _ := os.ReadFile(out); string(data) != tt.existing {
+				t.Errorf("the output changed:\n%s", data)
+			}
+			if len(srv.Runs()) != 0 {
+				t.Errorf("the fake ran %d times, want none", len(srv.Runs()))
+			}
+		})
+	}
+}
+
+func TestEnrichRefusesBadArguments(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		input string
+		args  []string // {in} and {out} stand for the files; nil for the usual flags
+		want  string
+	}{
+		{"no -in", "", []string{"-out", "{out}"}, "-in and -out are required"},
+		{"same file", "", []string{"-in", "{in}", "-out", "{in}"}, "must be different"},
+		{"no grid", "", []string{"-in", "{in}", "-out", "{out}"}, "-grid is required"},
+		{"zero concurrency", "", []string{"-grid", "grid_001", "-in", "{in}", "-out", "{out}", "-concurrency", "0"}, "-concurrency"},
+		{"no header", "", nil, "is empty"},
+		{"unknown column", "Full Name,Email\nAda,ada@example.com\n", nil, `"Email" is not an input`},
+		{"output column", "Full Name,LinkedIn URL\nAda,x\n", nil, `"LinkedIn URL" is not an input`},
+		{"required column missing", "Company\nAcme\n", nil, `required input "Full Name"`},
+		{"column twice", "Full Name,full name \nAda,Ada\n", nil, "both name"},
+		{"too few credits", "Full Name\nAda\n",
+			[]string{"-grid", "grid_001", "-in", "{in}", "-out", "{out}", "-min-credits", "1000000"}, "insufficient credits"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startFake(t)
+			in, out := writeInput(t, tt.input)
+			args := tt.args
+			if args == nil {
+				args = []string{"-grid", "grid_001", "-in", "{in}", "-out", "{out}"}
+			}
+			files := strings.NewReplacer("{in}", in, "{out}", out)
+			for i := range args {
+				args[i] = files.Replace(args[i])
+			}
+			r := enrichFile(t, nil, args...)
+			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
+				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
+			}
+			if len(srv.Runs()) != 0 {
+				t.Errorf("the fake ran %d times, want none", len(srv.Runs()))
+			}
+		})
+	}
+}
+
+func TestProgressOnATerminal(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progress{w: &buf, tty: true, every: 50, before: 10, total: 20}
+	p.update(bitscale.BatchProgress{Total: 10, Done: 1, Credits: 12})
+	p.update(bitscale.BatchProgress{Total: 10, Done: 5, Failed: 1, Credits: 48})
+	p.end()
+	want := "\r[################..............] 11/20 rows, 0 failed, 12 credits" +
+		"\r[######################........] 15/20 rows, 1 failed, 48 credits\n"
+	if buf.String() != want {
+		t.Errorf("progress wrote %q, want %q", buf.String(), want)
+	}
+}
+
+func TestValue(t *testing.T) {
+	for _, tt := range []struct {
+		typ  bitscale.ColumnType
+		cell string
+		want any
+	}{
+		{bitscale.ColumnText, "42", "42"},
+		{bitscale.ColumnNumber, "42", json.Number("42")},
+		{bitscale.ColumnNumber, "-1.5e3", json.Number("-1.5e3")},
+		{bitscale.ColumnNumber, "NaN", "NaN"},
+		{bitscale.ColumnNumber, "0x1p4", "0x1p4"},
+		{bitscale.ColumnNumber, "1,000", "1,000"},
+		{bitscale.ColumnBoolean, "true", true},
+		{bitscale.ColumnBoolean, "0", false},
+		{bitscale.ColumnBoolean, "yes", "yes"},
+		{bitscale.ColumnDate, "2024-04-15", "2024-04-15"},
+	} {
+		if got := value(tt.typ, tt.cell); got != tt.want {
+			t.Errorf("value(%s, %q) = %#v, want %#v", tt.typ, tt.cell, got, tt.want)
+		}
+	}
+}
+
+func TestCell(t *testing.T) {
+	for _, tt := range []struct {
+		v    any
+		want string
+	}{
+		{nil, ""},
+		{"a, \"b\"", "a, \"b\""},
+		{float64(1234), "1234"},
+		{json.Number("12.50"), "12.50"},
+		{true, "true"},
+		{map[string]any{"b": 1.0, "a": "x"}, `{"a":"x","b":1}`},
+		{[]any{"x", 2.0}, `["x",2]`},
+	} {
+		if got := cell(tt.v); got != tt.want {
+			t.Errorf("cell(%#v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
