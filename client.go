@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -97,12 +100,21 @@ func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error { s.baseURL = rawURL; return nil }
 }
 
-// WithWorkspaceID sets the workspace sent in the workspace-id header.
+// WithWorkspaceID sets the workspace sent in the workspace-id header. It
+// returns an error from NewClient when id holds control characters.
 func WithWorkspaceID(id string) Option {
 	return func(s *settings) error {
 		s.workspaceID = strings.TrimSpace(id)
+		if !headerSafe(s.workspaceID) {
+			return errors.New("bitscale: WithWorkspaceID: control character in workspace ID")
+		}
 		return nil
 	}
+}
+
+// headerSafe reports whether s can be sent as a header value as it is.
+func headerSafe(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
 }
 
 // WithHTTPClient sets the HTTP client whose transport, redirect policy,
@@ -122,8 +134,8 @@ func WithHTTPClient(c *http.Client) Option {
 // "leadsync/2.1", before the SDK's own in the User-Agent header.
 func WithUserAgent(product string) Option {
 	return func(s *settings) error {
-		if strings.ContainsAny(product, "\r\n") {
-			return errors.New("bitscale: WithUserAgent: line break in user agent")
+		if !headerSafe(product) {
+			return errors.New("bitscale: WithUserAgent: control character in user agent")
 		}
 		s.userAgent = strings.TrimSpace(product)
 		return nil
@@ -360,10 +372,32 @@ func httpClient(s settings, t *transport) *http.Client {
 		t.next = http.DefaultTransport
 	}
 	hc.Transport = t
-	if s.attemptTimeout > 0 {
-		hc.Timeout = s.attemptTimeout
-	}
+	t.timeout = s.attemptTimeout
+	hc.CheckRedirect = checkRedirect(hc.CheckRedirect)
 	return &hc
+}
+
+// errDowngrade is the error of a redirect from https to plain http.
+var errDowngrade = errors.New("refusing a redirect from https to http")
+
+// checkRedirect returns a redirect policy that never follows a redirect of
+// a request that is not safe to send twice, which would make its outcome a
+// guess (the answer to the redirect is not the answer to the run), and
+// never follows one from https to http; then asks next, or stops after 10.
+func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case !replayable(via[0].Method):
+			return http.ErrUseLastResponse
+		case via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https":
+			return errDowngrade
+		case next != nil:
+			return next(req, via)
+		case len(via) >= 10:
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // retryClient returns the retrying client for requests that are, or are
@@ -434,12 +468,13 @@ func logRetry(log *slog.Logger, resp *http.Response, err error) {
 }
 
 // transport adds the API key to requests for the API's host, and only those,
-// and passes them through the rate-limit gate.
+// passes them through the rate-limit gate, and bounds each attempt.
 type transport struct {
-	next http.RoundTripper
-	key  []string // the api_key header value, shared and never changed
-	base *url.URL
-	gate *gate
+	next    http.RoundTripper
+	key     []string // the api_key header value, shared and never changed
+	base    *url.URL
+	gate    *gate
+	timeout time.Duration // per attempt, or 0
 }
 
 // RoundTrip sends one attempt. It does not change req: the key goes on a
@@ -457,30 +492,97 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.next.RoundTrip(req)
 	}
-	if err := t.gate.acquire(req.Context()); err != nil {
+	probe, err := t.gate.acquire(req.Context())
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, &unsentError{err}
 	}
+	var (
+		rl           RateLimit
+		ok, answered bool
+	)
+	defer func() { t.gate.release(rl, ok, answered, probe) }() // even if next panics
+
 	r := *req
 	r.Header = make(http.Header, len(req.Header)+1)
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
 	r.Header[headerAPIKey] = t.key
-	resp, err := t.next.RoundTrip(&r)
+	var sent *sendTrace
+	if !replayable(req.Method) {
+		// net/http's HTTP/2 transport resends a request it can rebuild
+		// after some stream errors, even once the server had all of it:
+		// a run must not be sent twice behind the SDK's back.
+		r.GetBody = nil
+		sent = new(sendTrace)
+		r = *r.WithContext(httptrace.WithClientTrace(r.Context(), sent.trace()))
+	}
+	resp, err := t.send(&r)
+	if err != nil && sent != nil && sent.unsent() {
+		err = &unsentError{err}
+	}
 	if resp == nil {
-		t.gate.release(RateLimit{}, false)
 		return nil, err
 	}
-	t.gate.release(parseRateLimit(resp.Header), true)
+	rl, ok = rateLimitHeaders(resp.Header)
+	answered = true
 	resp.Request = req
 	return resp, err
 }
 
-// unsentError wraps the error of an attempt that failed before anything was
-// sent, which is always safe to report as not carried out.
+// send sends r, bounded by the attempt timeout if there is one; then the
+// attempt's context ends when the body is closed, once it has been read.
+func (t *transport) send(r *http.Request) (*http.Response, error) {
+	if t.timeout <= 0 {
+		return t.next.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if resp == nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			err = fmt.Errorf("attempt timed out after %s: %w", t.timeout, err)
+		}
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{resp.Body, cancel}
+	return resp, err
+}
+
+// sendTrace follows one attempt, to tell whether the request was written.
+type sendTrace struct {
+	gotConn, wrote atomic.Bool
+}
+
+func (s *sendTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn:      func(string) { s.gotConn.Store(true) },
+		WroteHeaders: func() { s.wrote.Store(true) },
+	}
+}
+
+// unsent reports whether the attempt surely ended before the server could
+// see the request: the transport reports its steps, and the headers were
+// never written.
+func (s *sendTrace) unsent() bool { return s.gotConn.Load() && !s.wrote.Load() }
+
+// cancelBody ends an attempt's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// unsentError wraps the error of an attempt that failed before the server
+// could see the request, which is safe to send again.
 type unsentError struct{ err error }
 
 func (e *unsentError) Error() string { return e.err.Error() }
@@ -518,6 +620,9 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	req, err := http.NewRequestWithContext(ctx, method, target, r)
 	if err != nil {
 		return nil, fmt.Errorf("bitscale: request %s %q: %w", method, path, err)
+	}
+	if !headerSafe(c.workspaceID) {
+		return nil, &ArgumentError{Name: "workspace ID", Reason: "holds control characters"}
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{c.core.userAgent}
@@ -569,11 +674,10 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	body, readErr := rd.body, rd.err
 	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := newAPIError(resp, body)
+		apiErr := newAPIError(resp, c.redact(body))
 		apiErr.Method, apiErr.Path = method, path
-		c.redact(apiErr)
-		if !replayable && resp.StatusCode >= 500 {
-			return r, &outcomeError{apiErr}
+		if !replayable && mayHaveRun(resp.StatusCode) {
+			return r, &outcomeError{err: apiErr}
 		}
 		return r, apiErr
 	}
@@ -587,11 +691,24 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		}
 		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
 		if !replayable {
-			err = &outcomeError{err}
+			err = &outcomeError{err: err}
 		}
 		return r, err
 	}
 	return r, nil
+}
+
+// mayHaveRun reports whether a request that got this non-2xx status may
+// have been carried out: a redirect (not followed for such requests) or a
+// server error, but for 501 and 505, which refuse the request as such.
+func mayHaveRun(status int) bool {
+	switch {
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return false
+	case status >= 300 && status <= 399, status >= 500:
+		return true
+	}
+	return false
 }
 
 // replayable reports whether a request with this method may be sent twice.
@@ -611,9 +728,10 @@ func (c *Client) sendError(method, path string, replayable bool, err error) erro
 		cause = ue.Err // url.Error repeats the method and URL
 	}
 	wrapped := fmt.Errorf("bitscale: %s %s: %w", method, path, cause)
-	var unsent *unsentError
-	if !replayable && errors.As(err, &ue) && !errors.As(err, &unsent) && connected(err) {
-		return &outcomeError{wrapped}
+	// Only an attempt's error (a *url.Error) can come from a request the
+	// server saw; a bare context error ended a wait between attempts.
+	if !replayable && errors.As(err, &ue) && connected(err) {
+		return &outcomeError{err: wrapped}
 	}
 	return wrapped
 }
@@ -656,12 +774,22 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	return body, err
 }
 
+// maxPresize bounds the buffer allocated from a Content-Length before any
+// byte arrives.
+const maxPresize = 16 << 20
+
 // readLimited reads at most limit bytes of resp.Body into a buffer sized
 // from Content-Length when the server sent one, so that a large body is held
 // once, not grown by copying. A longer body gives its first limit bytes and
 // an error matching ErrResponseTooLarge. It does not close the body.
 func readLimited(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= limit {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return nil, nil // HEAD, 204, 304: a Content-Length, but no body
+	}
+	limit = min(limit, math.MaxInt64-1) // so that limit+1 cannot overflow
+	// Content-Length sizes the buffer, up to a bound: it is a claim, and
+	// the bytes may never come.
+	if n := resp.ContentLength; n >= 0 && n <= min(limit, maxPresize) {
 		buf := make([]byte, n)
 		k, err := io.ReadFull(resp.Body, buf)
 		return buf[:k], err
@@ -707,34 +835,19 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		return err
 	}
 	if env.Success != nil && !*env.Success {
-		apiErr := newAPIError(resp, body)
-		c.redact(apiErr)
-		return apiErr
+		return newAPIError(resp, c.redact(body))
 	}
 	return nil
 }
 
-// redact removes the API key from what the server said, in case it echoed
-// the key back in an error.
-func (c *Client) redact(e *APIError) {
-	e.Message = strings.ReplaceAll(e.Message, *c.core.key, "[redacted]")
-	redactValue(e.Details, *c.core.key)
-}
-
-func redactValue(v any, key string) any {
-	switch v := v.(type) {
-	case string:
-		return strings.ReplaceAll(v, key, "[redacted]")
-	case map[string]any:
-		for k, x := range v {
-			v[k] = redactValue(x, key)
-		}
-	case []any:
-		for i, x := range v {
-			v[i] = redactValue(x, key)
-		}
+// redact removes the API key from a body, in case the server echoed it
+// back in an error; done on the bytes, before any of it is cut or parsed.
+func (c *Client) redact(body []byte) []byte {
+	key := []byte(*c.core.key)
+	if !bytes.Contains(body, key) {
+		return body
 	}
-	return v
+	return bytes.ReplaceAll(body, key, []byte("[redacted]"))
 }
 
 // send builds a request, sends it and decodes the answer into a new T.

@@ -41,7 +41,7 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 		{"retry wait min above max", testKey, []bitscale.Option{bitscale.WithRetryWait(2*time.Second, time.Second)}, "min <= max"},
 		{"nil retry policy", testKey, []bitscale.Option{bitscale.WithRetryPolicy(nil)}, "nil policy"},
 		{"zero response size", testKey, []bitscale.Option{bitscale.WithMaxResponseSize(0)}, "positive"},
-		{"user agent with newline", testKey, []bitscale.Option{bitscale.WithUserAgent("a\r\nX-Evil: 1")}, "line break"},
+		{"user agent with newline", testKey, []bitscale.Option{bitscale.WithUserAgent("a\r\nX-Evil: 1")}, "control character"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

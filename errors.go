@@ -51,9 +51,10 @@ var (
 
 // ErrOutcomeUnknown is matched by the error of a request that is not safe to
 // send twice (a grid run) when the server may have carried it out: the
-// connection failed after the request was written, the attempt timed out, the
-// server answered 5xx, or a 2xx answer could not be read. The SDK does not
-// send such a request again; check the grid before running the row again.
+// connection failed after the request was written, the attempt timed out,
+// the server answered 5xx (but 501 and 505) or a redirect, a 2xx answer
+// could not be read, or an accepted async run was not seen to end. The SDK
+// does not send such a request again; check before running the row again.
 var ErrOutcomeUnknown = errors.New("bitscale: the request may or may not have been carried out")
 
 // ErrResponseTooLarge is matched by the error for a response body larger
@@ -156,8 +157,8 @@ const maxErrorBody = 64 << 10
 const excerptLen = 200
 
 // CheckResponse returns nil for a 2xx response and an *APIError otherwise,
-// reading at most 64 KiB of the body. It closes neither the body nor the
-// connection; the caller still owns resp.Body.
+// built from at most the first 64 KiB of the body, which it reads. It does
+// not close the body: the caller still must.
 func CheckResponse(resp *http.Response) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
@@ -275,10 +276,17 @@ func (e *ArgumentError) Error() string {
 }
 
 // outcomeError marks the error of a request that is not safe to repeat and
-// may have been carried out.
-type outcomeError struct{ err error }
+// may have been carried out. note, if set, replaces the default account of
+// what is known.
+type outcomeError struct {
+	err  error
+	note string
+}
 
 func (e *outcomeError) Error() string {
+	if e.note != "" {
+		return e.err.Error() + " (" + e.note + ")"
+	}
 	return e.err.Error() + " (not sent again: it may or may not have been carried out)"
 }
 

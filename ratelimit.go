@@ -33,28 +33,32 @@ func (r RateLimit) String() string {
 	return fmt.Sprintf("%d/%d remaining, resets %s", r.Remaining, r.Limit, r.Reset.Format(time.RFC3339))
 }
 
-// known reports whether the headers carried a remaining count.
-func (r RateLimit) known() bool { return r.Limit > 0 || r.Remaining > 0 || !r.Reset.IsZero() }
-
 // parseRateLimit reads the rate-limit headers. Reset is Unix seconds, as the
 // API documents; a value too small to be a Unix time is taken as seconds from
 // now, which some gateways send. Headers that do not parse are ignored.
 func parseRateLimit(h http.Header) RateLimit {
-	var r RateLimit
+	rl, _ := rateLimitHeaders(h)
+	return rl
+}
+
+// rateLimitHeaders is parseRateLimit that also reports whether
+// X-RateLimit-Remaining was there and parsed: without it the headers say
+// nothing about how many requests may still go.
+func rateLimitHeaders(h http.Header) (rl RateLimit, ok bool) {
 	if v, err := strconv.Atoi(strings.TrimSpace(first(h, "X-Ratelimit-Limit"))); err == nil && v >= 0 {
-		r.Limit = v
+		rl.Limit = v
 	}
 	if v, err := strconv.Atoi(strings.TrimSpace(first(h, "X-Ratelimit-Remaining"))); err == nil && v >= 0 {
-		r.Remaining = v
+		rl.Remaining, ok = v, true
 	}
 	if v, err := strconv.ParseFloat(strings.TrimSpace(first(h, "X-Ratelimit-Reset")), 64); err == nil && v > 0 && v < 1e11 {
 		if v < 1e9 {
-			r.Reset = time.Now().Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
+			rl.Reset = time.Now().Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
 		} else {
-			r.Reset = time.UnixMilli(int64(v * 1000))
+			rl.Reset = time.UnixMilli(int64(v * 1000))
 		}
 	}
-	return r
+	return rl, ok
 }
 
 // first returns the first value of a header given its canonical name.
@@ -132,13 +136,18 @@ type RetryPolicy func(ctx context.Context, replayable bool, resp *http.Response,
 // DefaultRetryPolicy is the policy clients use unless WithRetryPolicy says
 // otherwise:
 //
-//	                          GET (replayable)   grid run POST
-//	connection never made     retry              retry
-//	other network error       retry              no: ErrOutcomeUnknown
-//	attempt timeout           retry              no: ErrOutcomeUnknown
-//	429 Too Many Requests     retry              retry
-//	500, 502, 503, 504        retry              no: ErrOutcomeUnknown
-//	other 4xx and 5xx         no                 no
+//	                            GET (replayable)   grid run POST
+//	request never sent          retry              retry
+//	(no connection, or none written before the attempt ended)
+//	other network error         retry              no: ErrOutcomeUnknown
+//	attempt timeout             retry              no: ErrOutcomeUnknown
+//	429 Too Many Requests       retry              retry
+//	500, 502, 503, 504          retry              no: ErrOutcomeUnknown
+//	other 4xx and 5xx           no                 no
+//
+// Redirects are not retries: a GET follows them (never from https to
+// http); a grid run does not, and a 3xx answer to it is returned matching
+// ErrOutcomeUnknown.
 //
 // A 429 is not retried when X-RateLimit-Remaining says the window still has
 // room: that 429 is a quota such as RUN_LIMIT_EXCEEDED, which waiting does
@@ -155,8 +164,8 @@ func DefaultRetryPolicy(ctx context.Context, replayable bool, resp *http.Respons
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		rl := parseRateLimit(resp.Header)
-		return !(rl.known() && rl.Remaining > 0)
+		rl, ok := rateLimitHeaders(resp.Header)
+		return !ok || rl.Remaining == 0
 	case http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return replayable
@@ -166,7 +175,8 @@ func DefaultRetryPolicy(ctx context.Context, replayable bool, resp *http.Respons
 
 // transient reports whether a transport error may go away on its own.
 func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, errGate) || errors.Is(err, ErrResponseTooLarge) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errGate) || errors.Is(err, ErrResponseTooLarge) ||
+		errors.Is(err, errDowngrade) {
 		return false
 	}
 	var (
@@ -186,10 +196,14 @@ func transient(err error) bool {
 	return true
 }
 
-// connected reports whether err happened after a connection was made, so
-// that the request may have reached the server. Only a failed dial or name
-// lookup proves it did not.
+// connected reports whether err may have come after the request reached
+// the server. A failed dial or name lookup, or an attempt the transport
+// traced to its end before the request was written, prove it did not.
 func connected(err error) bool {
+	var unsent *unsentError
+	if errors.As(err, &unsent) {
+		return false
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return false
@@ -227,10 +241,12 @@ var errGate = errors.New("rate limit window spent")
 // It trusts what the server reports: after each response the requests left
 // are the response's X-RateLimit-Remaining less the requests still in
 // flight, which the server may not have counted yet. When nothing is left,
-// new requests wait for the window's reset. The first request after a reset
-// goes alone, and the others wait for its response to learn the new
-// window, so a crowd of waiting goroutines does not flood the new window.
-// Until a response has carried rate-limit headers, nothing is held.
+// new requests wait for the window's reset. After the reset a few requests
+// go first, a tenth of the limit, and the others wait for their answers to
+// learn the new window, so that a crowd of waiting goroutines does not
+// flood a window that other processes share, and one slow request does
+// not hold every other back. Until a response has carried rate-limit
+// headers, nothing is held.
 type gate struct {
 	maxWait time.Duration
 	hold    bool // false: only observe, never hold a request
@@ -240,7 +256,7 @@ type gate struct {
 	remaining int           // estimate for the current window
 	inflight  int           // requests sent and not yet answered
 	limited   bool          // the server reports a rate limit
-	probing   bool          // a request is out to learn a new window
+	probes    int           // requests out to learn a new window
 	waiters   int           // acquire calls waiting on changed
 	changed   chan struct{} // closed and replaced when the state changes
 }
@@ -249,9 +265,10 @@ func newGate(maxWait time.Duration, hold bool) *gate {
 	return &gate{maxWait: maxWait, hold: hold, changed: make(chan struct{})}
 }
 
-// acquire waits until a request may be sent and counts it as in flight.
-// Every successful acquire must be followed by one release.
-func (g *gate) acquire(ctx context.Context) error {
+// acquire waits until a request may be sent and counts it as in flight; it
+// reports whether the request is a probe of a new window. Every successful
+// acquire must be followed by one release.
+func (g *gate) acquire(ctx context.Context) (probe bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for {
@@ -260,21 +277,21 @@ func (g *gate) acquire(ctx context.Context) error {
 		case !g.hold || !g.limited || g.remaining > 0:
 			g.remaining--
 			g.inflight++
-			return nil
-		case !now.Before(g.last.Reset) && !g.probing:
-			g.probing = true
+			return false, nil
+		case !now.Before(g.last.Reset) && g.probes < max(1, g.last.Limit/10):
+			g.probes++
 			g.inflight++
-			return nil
+			return true, nil
 		}
-		// Past the reset a probe is out: wait for its answer alone.
+		// Before the reset, wait for it; after, for the probes' answers.
 		reset := g.last.Reset
 		wait := max(reset.Sub(now), 0)
 		if wait > g.maxWait {
-			return fmt.Errorf("%w until %s, longer than the maximum wait of %s: %w",
+			return false, fmt.Errorf("%w until %s, longer than the maximum wait of %s: %w",
 				errGate, reset.Format(time.RFC3339), g.maxWait, ErrRateLimited)
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Before(reset) {
-			return fmt.Errorf("%w until %s, after the context's deadline: %w: %w",
+			return false, fmt.Errorf("%w until %s, after the context's deadline: %w: %w",
 				errGate, reset.Format(time.RFC3339), ErrRateLimited, context.DeadlineExceeded)
 		}
 		g.waiters++
@@ -284,23 +301,25 @@ func (g *gate) acquire(ctx context.Context) error {
 		g.mu.Lock()
 		g.waiters--
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
 }
 
-// release records the answer to a request counted by acquire. answered
-// is false when no response arrived; rl is what the response reported.
-func (g *gate) release(rl RateLimit, answered bool) {
+// release records the answer to a request counted by acquire: answered is
+// false when no response arrived, rl is what the response reported and ok
+// whether it reported a remaining count, probe what acquire said.
+func (g *gate) release(rl RateLimit, ok, answered, probe bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inflight--
-	wasProbing := g.probing
-	g.probing = false
+	if probe {
+		g.probes--
+	}
 	switch {
-	case rl.known() && rl.Reset.Before(g.last.Reset):
+	case ok && rl.Reset.Before(g.last.Reset):
 		// An answer from a window that has since ended tells nothing new.
-	case rl.known() && !rl.Reset.IsZero():
+	case ok && !rl.Reset.IsZero():
 		// Within a window the count only falls: an answer that arrives after
 		// a lower one was counted before it, so the lower one stands.
 		if rl.Reset.Equal(g.last.Reset) && g.last.Remaining < rl.Remaining {
@@ -309,14 +328,16 @@ func (g *gate) release(rl RateLimit, answered bool) {
 		g.last = rl
 		g.limited = true
 		g.remaining = rl.Remaining - g.inflight
-	case answered:
-		// No headers, or no reset time: there is nothing to wait for.
-		if rl.known() {
-			g.last = rl
-		}
+	case ok:
+		// A count with no reset time: there is nothing to wait for.
+		g.last = rl
+		g.limited = false
+	case answered && probe:
+		// The server no longer reports its limit: stop holding requests
+		// rather than probe one at a time for ever.
 		g.limited = false
 	}
-	if (wasProbing || answered) && g.waiters > 0 {
+	if (probe || answered) && g.waiters > 0 {
 		close(g.changed)
 		g.changed = make(chan struct{})
 	}

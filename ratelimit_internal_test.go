@@ -39,7 +39,6 @@ func TestParseRateLimit(t *testing.T) {
 
 	assert.Equal(t, RateLimit{}, parseRateLimit(header("X-RateLimit-Limit", "lots", "X-RateLimit-Remaining", "-3", "X-RateLimit-Reset", "soon")))
 	assert.Equal(t, RateLimit{}, parseRateLimit(http.Header{}))
-	assert.False(t, RateLimit{}.known())
 	assert.Equal(t, "rate limit unknown", RateLimit{}.String())
 }
 
@@ -156,56 +155,56 @@ func windowed(limit, remaining int, d time.Duration) RateLimit {
 func TestGateHoldsNothingWithoutHeaders(t *testing.T) {
 	g := newGate(time.Minute, true)
 	for i := 0; i < 100; i++ {
-		require.NoError(t, g.acquire(context.Background()))
+		require.NoError(t, acquired(g.acquire(context.Background())))
 	}
 	for i := 0; i < 100; i++ {
-		g.release(RateLimit{}, true)
+		g.release(RateLimit{}, false, true, false)
 	}
-	require.NoError(t, g.acquire(context.Background()))
+	require.NoError(t, acquired(g.acquire(context.Background())))
 }
 
 func TestGateWaitsForResetWhenSpent(t *testing.T) {
 	g := newGate(time.Minute, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 0, 150*time.Millisecond), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, 150*time.Millisecond), true, true, false)
 
 	start := time.Now()
-	require.NoError(t, g.acquire(context.Background()))
+	require.NoError(t, acquired(g.acquire(context.Background())))
 	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "held until the reset")
-	g.release(windowed(10, 9, time.Minute), true)
+	g.release(windowed(10, 9, time.Minute), true, true, false)
 }
 
 func TestGateCountsRequestsInFlight(t *testing.T) {
 	g := newGate(time.Minute, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 3, time.Minute), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 3, time.Minute), true, true, false)
 	for i := 0; i < 3; i++ {
-		require.NoError(t, g.acquire(context.Background()), i)
+		require.NoError(t, acquired(g.acquire(context.Background())), i)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := g.acquire(ctx)
+	err := acquired(g.acquire(ctx))
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the fourth would exceed what is left")
 	require.ErrorIs(t, err, ErrRateLimited)
 
 	// One answer says 2 are left; the other two still out may not be
 	// counted yet, so nothing more may go.
-	g.release(windowed(10, 2, time.Minute), true)
+	g.release(windowed(10, 2, time.Minute), true, true, false)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	assert.Error(t, g.acquire(ctx2))
-	g.release(windowed(10, 1, time.Minute), true)
-	g.release(windowed(10, 0, time.Minute), true)
+	assert.Error(t, acquired(g.acquire(ctx2)))
+	g.release(windowed(10, 1, time.Minute), true, true, false)
+	g.release(windowed(10, 0, time.Minute), true, true, false)
 }
 
 func TestGateCancelEndsWaitAtOnce(t *testing.T) {
 	g := newGate(time.Minute, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 0, 30*time.Second), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, 30*time.Second), true, true, false)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- g.acquire(ctx) }()
+	go func() { done <- acquired(g.acquire(ctx)) }()
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	cancel()
@@ -220,68 +219,105 @@ func TestGateCancelEndsWaitAtOnce(t *testing.T) {
 
 func TestGateRefusesWaitsPastMaxOrDeadline(t *testing.T) {
 	g := newGate(time.Second, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 0, time.Hour), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, time.Hour), true, true, false)
 	start := time.Now()
-	err := g.acquire(context.Background())
+	err := acquired(g.acquire(context.Background()))
 	require.ErrorIs(t, err, ErrRateLimited)
 	assert.Contains(t, err.Error(), "longer than the maximum wait")
 	assert.Less(t, time.Since(start), 100*time.Millisecond)
 
 	g = newGate(time.Hour, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 0, time.Minute), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, time.Minute), true, true, false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err = g.acquire(ctx)
+	err = acquired(g.acquire(ctx))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 100*time.Millisecond, "fails now rather than at the deadline")
 }
 
-func TestGateSendsOneProbeAfterReset(t *testing.T) {
+func TestGateSendsAFewProbesAfterReset(t *testing.T) {
 	g := newGate(time.Minute, true)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(100, 0, 50*time.Millisecond), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(100, 0, 50*time.Millisecond), true, true, false)
 
-	var passed atomic.Int32
+	var passed, probes atomic.Int32
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if g.acquire(ctx) == nil {
+			probe, err := g.acquire(ctx)
+			if err == nil {
 				passed.Add(1)
+				if probe {
+					probes.Add(1)
+				}
 			}
 		}()
 	}
-	require.Eventually(t, func() bool { return passed.Load() == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return passed.Load() == 10 }, 2*time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
-	assert.EqualValues(t, 1, passed.Load(), "only the probe goes before the new window is known")
+	assert.EqualValues(t, 10, passed.Load(), "a tenth of the limit goes before the new window is known")
+	assert.EqualValues(t, 10, probes.Load())
 
-	g.release(windowed(100, 99, time.Minute), true) // the probe's answer
+	g.release(windowed(100, 99, time.Minute), true, true, true) // a probe's answer
 	wg.Wait()
-	assert.EqualValues(t, 10, passed.Load())
+	assert.EqualValues(t, 20, passed.Load())
+}
+
+func TestGateProbeEndsOnlyWithItsOwnAnswer(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, acquired(g.acquire(context.Background()))) // a request from the old window
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(5, 0, 30*time.Millisecond), true, true, false)
+	time.Sleep(40 * time.Millisecond)
+	probe, err := g.acquire(context.Background())
+	require.NoError(t, err)
+	require.True(t, probe)
+
+	// The old request's answer, carrying no headers, must not end the probe.
+	g.release(RateLimit{}, false, true, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = g.acquire(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a second probe would go out")
+	g.release(windowed(5, 4, time.Minute), true, true, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+}
+
+func TestGateIgnoresAnswersWithoutARemainingCount(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	rl, ok := rateLimitHeaders(header("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "999.0",
+		"X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Hour).Unix())))
+	require.False(t, ok)
+	g.release(rl, ok, true, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	require.NoError(t, acquired(g.acquire(ctx)), "an unparsable count does not close the gate")
 }
 
 func TestGateIgnoresAnswersFromAnEndedWindow(t *testing.T) {
 	g := newGate(time.Minute, true)
-	require.NoError(t, g.acquire(context.Background()))
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 9, time.Minute), true)
-	g.release(RateLimit{Limit: 10, Remaining: 0, Reset: time.Now().Add(-time.Minute)}, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 9, time.Minute), true, true, false)
+	g.release(RateLimit{Limit: 10, Remaining: 0, Reset: time.Now().Add(-time.Minute)}, true, true, false)
 	assert.Equal(t, 9, g.rateLimit().Remaining)
-	require.NoError(t, g.acquire(context.Background()), "the stale zero did not close the gate")
+	require.NoError(t, acquired(g.acquire(context.Background())), "the stale zero did not close the gate")
 }
 
 func TestGateOffOnlyObserves(t *testing.T) {
 	g := newGate(time.Minute, false)
-	require.NoError(t, g.acquire(context.Background()))
-	g.release(windowed(10, 0, time.Minute), true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, time.Minute), true, true, false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	require.NoError(t, g.acquire(ctx))
+	require.NoError(t, acquired(g.acquire(ctx)))
 	assert.Equal(t, 0, g.rateLimit().Remaining)
 }
 
@@ -289,17 +325,20 @@ func TestGateKeepsLowestCountOfAWindow(t *testing.T) {
 	g := newGate(time.Minute, true)
 	reset := time.Now().Add(time.Minute).Truncate(time.Second)
 	for range 3 {
-		require.NoError(t, g.acquire(context.Background()))
+		require.NoError(t, acquired(g.acquire(context.Background())))
 	}
 	// The server answered 5, 4, 3 in that order; the answers arrive 3, 5, 4.
-	g.release(RateLimit{Limit: 10, Remaining: 3, Reset: reset}, true)
-	g.release(RateLimit{Limit: 10, Remaining: 5, Reset: reset}, true)
-	g.release(RateLimit{Limit: 10, Remaining: 4, Reset: reset}, true)
+	g.release(RateLimit{Limit: 10, Remaining: 3, Reset: reset}, true, true, false)
+	g.release(RateLimit{Limit: 10, Remaining: 5, Reset: reset}, true, true, false)
+	g.release(RateLimit{Limit: 10, Remaining: 4, Reset: reset}, true, true, false)
 	assert.Equal(t, 3, g.rateLimit().Remaining)
 	for range 3 {
-		require.NoError(t, g.acquire(context.Background()))
+		require.NoError(t, acquired(g.acquire(context.Background())))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	assert.Error(t, g.acquire(ctx), "a fourth would be one too many")
+	assert.Error(t, acquired(g.acquire(ctx)), "a fourth would be one too many")
 }
+
+// acquired drops acquire's probe flag, for tests that only look at errors.
+func acquired(_ bool, err error) error { return err }

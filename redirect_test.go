@@ -1,0 +1,62 @@
+package bitscale_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bitscale/bitscale-go"
+)
+
+// A run POST answered 303 may have run: following the redirect and judging
+// the run by the redirect's answer (a 429 here) would send it again.
+func TestRunPostIsNotFollowedThroughARedirect(t *testing.T) {
+	var posts, gets atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			posts.Add(1) // the run is carried out here
+			w.Header().Set("Location", "/api/v1/grids/grid_001/runs/run_1")
+			w.WriteHeader(http.StatusSeeOther)
+		case http.MethodGet:
+			if gets.Add(1) == 1 {
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(http.StatusTooManyRequests)
+				w.Write([]byte(`{"error":{"code":"RATE_LIMITED","message":"slow down"}}`))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"run_id":"run_1","status":"completed","outputs":{"a":"b"}}`))
+		}
+	})
+	c, _ := newTestClient(t, h)
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	t.Logf("err=%v posts=%d gets=%d", err, posts.Load(), gets.Load())
+	if posts.Load() != 1 {
+		t.Errorf("grid run POST sent %d times; want 1", posts.Load())
+	}
+}
+
+// A 307 to another host would send the run's inputs there and take that
+// host's answer for the run.
+func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
+	var otherPosts atomic.Int32
+	var gotKey atomic.Value
+	other := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherPosts.Add(1)
+		gotKey.Store(r.Header.Get("api_key") + "|" + r.Header.Get("workspace-id"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"completed","outputs":{"forged":"yes"}}`))
+	})
+	_, osrv := newTestClient(t, other)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, osrv.URL+"/collect", http.StatusTemporaryRedirect)
+	})
+	c, _ := newTestClient(t, h)
+	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"email": "jane@x.com"}})
+	t.Logf("err=%v run=%+v otherPosts=%d headers-at-other=%q", err, run, otherPosts.Load(), gotKey.Load())
+	if otherPosts.Load() != 0 {
+		t.Errorf("run body sent to another host %d times and its answer accepted as the run", otherPosts.Load())
+	}
+}
