@@ -2,6 +2,8 @@ package bitscale
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -144,7 +146,8 @@ func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response
 
 // Run runs a grid on one row and waits for its outputs (POST
 // /grids/{id}/run in sync mode). A run that ends failed is returned with an
-// error matching ErrRunFailed.
+// error matching ErrRunFailed. If the API answers before the run ends
+// (status queued or running), Run polls it to its end.
 //
 // The run spends credits, and the API has no idempotency key, so it is sent
 // again only when the server surely did not start it (429, or no
@@ -153,7 +156,19 @@ func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response
 // before any request.
 func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
 	run, resp, err := s.run(ctx, gridID, req, ModeSync)
-	if err == nil && run.Status == RunFailed {
+	if err != nil {
+		return run, resp, err
+	}
+	if run.Status == RunQueued || run.Status == RunRunning {
+		// The API answered before the run ended: follow it to its end.
+		if run.ID == "" {
+			return run, resp, &outcomeError{err: fmt.Errorf("bitscale: sync run answered %q with no run_id to follow", run.Status),
+				note: "it was accepted and may still run"}
+		}
+		run, err = s.wait(ctx, gridID, run, nil)
+		return run, resp, err
+	}
+	if run.Status == RunFailed {
 		err = run.failure()
 	}
 	return run, resp, err
@@ -168,19 +183,38 @@ func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequ
 	if err == nil && run.ID == "" {
 		err = &DecodeError{Method: http.MethodPost, Path: resp.Request.URL.EscapedPath(),
 			StatusCode: resp.StatusCode, Err: errNoRunID}
-		err = &outcomeError{err}
+		err = &outcomeError{err: err, note: "it was accepted and may run, but cannot be followed"}
 	}
 	return run, resp, err
 }
 
 // RunAndWait starts an asynchronous run and polls it until it ends, as
 // RunAsync and Runs.PollUntilDone do. opts may be nil.
+//
+// When waiting ends without the run's end (the context ended, or polling
+// failed), it returns the run as last seen, or as accepted, so that its ID
+// is not lost, and an error matching ErrOutcomeUnknown: the run was
+// accepted and may still run and spend credits.
 func (s *GridsService) RunAndWait(ctx context.Context, gridID string, req *RunRequest, opts *PollOptions) (*Run, error) {
 	run, _, err := s.RunAsync(ctx, gridID, req)
 	if err != nil {
 		return run, err
 	}
-	return s.client.Runs.PollUntilDone(ctx, gridID, run.ID, opts)
+	return s.wait(ctx, gridID, run, opts)
+}
+
+// wait polls an accepted run until it ends. It returns the accepted run
+// when no poll answered, and marks an error other than the run's own
+// failure as leaving the run's outcome unknown.
+func (s *GridsService) wait(ctx context.Context, gridID string, accepted *Run, opts *PollOptions) (*Run, error) {
+	run, err := s.client.Runs.PollUntilDone(ctx, gridID, accepted.ID, opts)
+	if run == nil {
+		run = accepted
+	}
+	if err != nil && !errors.Is(err, ErrRunFailed) {
+		err = &outcomeError{err: err, note: "run " + accepted.ID + " was accepted and may still run; poll it with Runs.PollUntilDone"}
+	}
+	return run, err
 }
 
 func (s *GridsService) run(ctx context.Context, gridID string, req *RunRequest, mode RunMode) (*Run, *Response, error) {
@@ -232,10 +266,18 @@ func (r *RunRequest) check(mode RunMode) error {
 		}
 	}
 	if r.WebhookURL != "" {
-		u, err := url.Parse(r.WebhookURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return &ArgumentError{Name: "req.WebhookURL", Reason: "must be an absolute http(s) URL (BitScale requires a public https:// one)"}
-		}
+		return checkWebhookURL("req.WebhookURL", r.WebhookURL)
+	}
+	return nil
+}
+
+// checkWebhookURL refuses a webhook URL that is not an absolute http(s)
+// URL. BitScale requires a public https:// one; plain http is let through
+// for fakes and tunnels in tests.
+func checkWebhookURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return &ArgumentError{Name: name, Reason: "must be an absolute http(s) URL (BitScale requires a public https:// one)"}
 	}
 	return nil
 }

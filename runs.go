@@ -171,18 +171,21 @@ func (o *PollOptions) withDefaults() PollOptions {
 	if p.Interval <= 0 {
 		p.Interval = DefaultPollInterval
 	}
-	if p.Multiplier < 1 {
+	if !(p.Multiplier >= 1 && p.Multiplier <= 100) { // NaN fails too
 		p.Multiplier = DefaultPollMultiplier
 	}
 	if p.MaxInterval <= 0 {
 		p.MaxInterval = DefaultPollMaxInterval
 	}
 	p.MaxInterval = max(p.MaxInterval, p.Interval)
-	if p.Jitter <= 0 || p.Jitter >= 1 {
+	if !(p.Jitter > 0 && p.Jitter < 1) {
 		p.Jitter = DefaultPollJitter
 	}
 	return p
 }
+
+// minPollWait keeps a poller from spinning on a wait that rounds to zero.
+const minPollWait = time.Millisecond
 
 // PollUntilDone polls a run until it ends. It returns the run and nil when
 // it completed, and the run with a *RunError matching ErrRunFailed when it
@@ -225,10 +228,10 @@ func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, o
 				wait = min(d, s.client.core.gate.maxWait)
 			}
 		}
-		if err := sleep(ctx, wait, nil); err != nil {
+		if err := sleep(ctx, max(wait, minPollWait), nil); err != nil {
 			return last, fmt.Errorf("bitscale: waiting for run %s: %w", runID, err)
 		}
-		interval = min(time.Duration(float64(interval)*o.Multiplier), o.MaxInterval)
+		interval = time.Duration(min(float64(interval)*o.Multiplier, float64(o.MaxInterval)))
 	}
 }
 
@@ -241,7 +244,10 @@ func pollTransient(err error) bool {
 	}
 	var decErr *DecodeError
 	var argErr *ArgumentError
-	return !errors.As(err, &decErr) && !errors.As(err, &argErr) && !errors.Is(err, ErrNoWorkspace)
+	if errors.As(err, &decErr) || errors.As(err, &argErr) || errors.Is(err, ErrNoWorkspace) {
+		return false
+	}
+	return transient(err) // not a certificate error, say
 }
 
 // jitter spreads d by up to ±frac of itself.
