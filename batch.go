@@ -175,23 +175,43 @@ type batch struct {
 	opts   BatchOptions
 	report *BatchReport
 
-	mu      sync.Mutex
-	stopErr error // set by the first row whose error ends dispatching
+	dispatched []bool              // rows started, by index
+	window     chan struct{}       // with Ordered, rows started and not yet reported
+	next       int                 // with Ordered, the next row to report
+	pending    map[int]BatchResult // with Ordered, rows ended before their turn
 
-	next    int                 // with Ordered, the next row to report
-	pending map[int]BatchResult // with Ordered, rows ended before their turn
+	mu      sync.Mutex
+	stopErr error         // the first reason dispatching ended
+	halt    chan struct{} // closed when stopErr is set
 }
 
 func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*batch, error) {
-	b := &batch{client: s.client, rows: rows, report: &BatchReport{Results: make([]BatchResult, len(rows))}}
+	b := &batch{
+		client:     s.client,
+		rows:       rows,
+		report:     &BatchReport{Results: make([]BatchResult, len(rows))},
+		dispatched: make([]bool, len(rows)),
+		halt:       make(chan struct{}),
+	}
 	if opts != nil {
 		b.opts = *opts
 	}
 	if b.opts.Concurrency <= 0 {
 		b.opts.Concurrency = DefaultBatchConcurrency
 	}
-	if b.opts.WebhookURL != "" && !b.opts.Async {
-		return nil, &ArgumentError{Name: "opts.WebhookURL", Reason: "needs opts.Async: a sync run ignores webhooks"}
+	if b.opts.Ordered {
+		// Rows that ended wait for the rows before them. Bounding how far
+		// ahead rows may start bounds how many results, paid for, wait in
+		// memory behind a slow row.
+		b.window = make(chan struct{}, 2*b.opts.Concurrency)
+	}
+	if b.opts.WebhookURL != "" {
+		if !b.opts.Async {
+			return nil, &ArgumentError{Name: "opts.WebhookURL", Reason: "needs opts.Async: a sync run ignores webhooks"}
+		}
+		if err := checkWebhookURL("opts.WebhookURL", b.opts.WebhookURL); err != nil {
+			return nil, err
+		}
 	}
 	grid := b.opts.Grid
 	if grid == nil {
@@ -223,22 +243,29 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 // goroutine, which is where the callbacks run.
 func (b *batch) run(ctx context.Context) {
 	results := make(chan BatchResult)
-	dispatched := make([]bool, len(b.rows))
 	go func() {
-		b.dispatch(ctx, dispatched, results)
+		b.dispatch(ctx, results)
 		close(results)
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			// A callback panicked: stop, and let the rows running end, so
+			// that no goroutine is left blocked behind the panic.
+			b.stop(fmt.Errorf("bitscale: batch callback panicked: %v", p))
+			for range results {
+			}
+			panic(p)
+		}
 	}()
 	for res := range results {
 		b.record(res)
 	}
 	// Dispatching has ended: every row it did not start was not attempted.
-	b.mu.Lock()
-	why := b.stopErr
-	b.mu.Unlock()
+	why := b.stopped()
 	if why == nil {
 		why = ctx.Err() // rows that ended unsent when the context did
 	}
-	for i, started := range dispatched {
+	for i, started := range b.dispatched {
 		if !started {
 			b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why})
 		}
@@ -250,35 +277,15 @@ func (b *batch) run(ctx context.Context) {
 
 // dispatch starts a goroutine per row, at most Concurrency at a time, until
 // the rows run out or something ends dispatching, and waits for them.
-func (b *batch) dispatch(ctx context.Context, dispatched []bool, results chan<- BatchResult) {
+func (b *batch) dispatch(ctx context.Context, results chan<- BatchResult) {
 	sem := make(chan struct{}, b.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for i, row := range b.rows {
-		// Checked first: a select among ready cases picks at random.
-		if err := ctx.Err(); err != nil {
-			b.stop(err)
+		if b.window != nil && !b.admit(ctx, b.window) || !b.admit(ctx, sem) {
 			return
 		}
-		select {
-		case <-b.opts.Stop:
-			b.stop(ErrBatchStopped)
-			return
-		default:
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			b.stop(ctx.Err())
-			return
-		case <-b.opts.Stop:
-			b.stop(ErrBatchStopped)
-			return
-		}
-		if b.stopped() {
-			return
-		}
-		dispatched[i] = true
+		b.dispatched[i] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -292,6 +299,35 @@ func (b *batch) dispatch(ctx context.Context, dispatched []bool, results chan<- 
 	}
 }
 
+// admit waits for a place in slots, and reports false if dispatching
+// ends first.
+func (b *batch) admit(ctx context.Context, slots chan struct{}) bool {
+	// Checked first: a select among ready cases picks at random.
+	select {
+	case <-ctx.Done():
+		b.stop(ctx.Err())
+		return false
+	case <-b.opts.Stop:
+		b.stop(ErrBatchStopped)
+		return false
+	case <-b.halt:
+		return false
+	default:
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		b.stop(ctx.Err())
+		return false
+	case <-b.opts.Stop:
+		b.stop(ErrBatchStopped)
+		return false
+	case <-b.halt:
+		return false
+	}
+	return b.stopped() == nil
+}
+
 // fatal reports whether err would fail every other row of the batch too.
 func fatal(err error) bool {
 	for _, target := range []error{ErrInsufficientCredits, ErrRunLimitExceeded, ErrInvalidAPIKey,
@@ -303,18 +339,21 @@ func fatal(err error) bool {
 	return false
 }
 
+// stop ends dispatching for err, unless it has ended already.
 func (b *batch) stop(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.stopErr == nil {
 		b.stopErr = err
+		close(b.halt)
 	}
 }
 
-func (b *batch) stopped() bool {
+// stopped returns why dispatching ended, or nil.
+func (b *batch) stopped() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.stopErr != nil
+	return b.stopErr
 }
 
 // runRow runs one row and says how it ended.
@@ -330,11 +369,7 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		req.WebhookURL = b.opts.WebhookURL
 		run, _, err = b.client.Grids.RunAsync(ctx, b.grid.ID, req)
 		if err == nil && b.opts.WebhookURL == "" {
-			run, err = b.client.Runs.PollUntilDone(ctx, b.grid.ID, run.ID, b.opts.Poll)
-			if err != nil && !errors.Is(err, ErrRunFailed) {
-				// Accepted but not seen to end: it may still run and charge.
-				err = &outcomeError{err}
-			}
+			run, err = b.client.Grids.wait(ctx, b.grid.ID, run, b.opts.Poll)
 		}
 	} else {
 		run, _, err = b.client.Grids.Run(ctx, b.grid.ID, req)
@@ -355,6 +390,8 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		res.Outcome = OutcomeUnknown
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		res.Outcome = OutcomeSkipped // ended before it was sent
+	case errors.Is(err, ErrRunFailed):
+		res.Outcome = OutcomeFailed // it ran, whatever its error says
 	case fatal(err):
 		res.Outcome = OutcomeRefused
 	default:
@@ -397,22 +434,27 @@ func (b *batch) record(res BatchResult) {
 // deliver hands a result to OnResult, at once or, with Ordered, once every
 // row before it has been handed over.
 func (b *batch) deliver(res BatchResult) {
-	switch {
-	case b.opts.OnResult == nil:
-	case !b.opts.Ordered:
-		b.opts.OnResult(res)
-	default:
-		if b.pending == nil {
-			b.pending = make(map[int]BatchResult)
+	if !b.opts.Ordered {
+		if b.opts.OnResult != nil {
+			b.opts.OnResult(res)
 		}
-		b.pending[res.Index] = res
-		for {
-			next, ok := b.pending[b.next]
-			if !ok {
-				return
-			}
-			delete(b.pending, b.next)
-			b.next++
+		return
+	}
+	if b.pending == nil {
+		b.pending = make(map[int]BatchResult)
+	}
+	b.pending[res.Index] = res
+	for {
+		next, ok := b.pending[b.next]
+		if !ok {
+			return
+		}
+		delete(b.pending, b.next)
+		b.next++
+		if b.dispatched[next.Index] {
+			<-b.window // one more row may start
+		}
+		if b.opts.OnResult != nil {
 			b.opts.OnResult(next)
 		}
 	}

@@ -278,7 +278,7 @@ func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
 		want[i] = i
 	}
 	assert.Equal(t, want, order, "every row, skipped ones included, in order")
-	assert.Equal(t, 20, report.Completed+report.Refused+report.Skipped)
+	assert.Equal(t, 20, report.Completed+report.Failed+report.Refused+report.Skipped)
 }
 
 func TestRunBatchUsesTheGridGiven(t *testing.T) {
