@@ -303,29 +303,32 @@ func (b *batch) dispatch(ctx context.Context, results chan<- BatchResult) {
 // ends first.
 func (b *batch) admit(ctx context.Context, slots chan struct{}) bool {
 	// Checked first: a select among ready cases picks at random.
-	select {
-	case <-ctx.Done():
-		b.stop(ctx.Err())
+	if b.ending(ctx) {
 		return false
-	case <-b.opts.Stop:
-		b.stop(ErrBatchStopped)
-		return false
-	case <-b.halt:
-		return false
-	default:
 	}
 	select {
 	case slots <- struct{}{}:
+		return b.stopped() == nil
+	case <-ctx.Done():
+	case <-b.opts.Stop:
+	case <-b.halt:
+	}
+	b.ending(ctx) // notes why
+	return false
+}
+
+// ending reports whether dispatching must end, and notes why.
+func (b *batch) ending(ctx context.Context) bool {
+	select {
 	case <-ctx.Done():
 		b.stop(ctx.Err())
-		return false
 	case <-b.opts.Stop:
 		b.stop(ErrBatchStopped)
-		return false
 	case <-b.halt:
+	default:
 		return false
 	}
-	return b.stopped() == nil
+	return true
 }
 
 // fatal reports whether err would fail every other row of the batch too.
