@@ -505,22 +505,25 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	)
 	defer func() { t.gate.release(rl, ok, answered, probe) }() // even if next panics
 
-	r := *req
+	ctx := req.Context()
+	var sent *sendTrace
+	if !replayable(req.Method) {
+		sent = newSendTrace()
+		ctx = httptrace.WithClientTrace(ctx, &sent.trace)
+	}
+	r := req.WithContext(ctx) // the copy that carries the key
 	r.Header = make(http.Header, len(req.Header)+1)
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
 	r.Header[headerAPIKey] = t.key
-	var sent *sendTrace
-	if !replayable(req.Method) {
+	if sent != nil {
 		// net/http's HTTP/2 transport resends a request it can rebuild
 		// after some stream errors, even once the server had all of it:
 		// a run must not be sent twice behind the SDK's back.
 		r.GetBody = nil
-		sent = new(sendTrace)
-		r = *r.WithContext(httptrace.WithClientTrace(r.Context(), sent.trace()))
 	}
-	resp, err := t.send(&r)
+	resp, err := t.send(r)
 	if err != nil && sent != nil && sent.unsent() {
 		err = &unsentError{err}
 	}
@@ -554,14 +557,15 @@ func (t *transport) send(r *http.Request) (*http.Response, error) {
 
 // sendTrace follows one attempt, to tell whether the request was written.
 type sendTrace struct {
+	trace          httptrace.ClientTrace
 	gotConn, wrote atomic.Bool
 }
 
-func (s *sendTrace) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GetConn:      func(string) { s.gotConn.Store(true) },
-		WroteHeaders: func() { s.wrote.Store(true) },
-	}
+func newSendTrace() *sendTrace {
+	s := new(sendTrace)
+	s.trace.GetConn = func(string) { s.gotConn.Store(true) }
+	s.trace.WroteHeaders = func() { s.wrote.Store(true) }
+	return s
 }
 
 // unsent reports whether the attempt surely ended before the server could
@@ -674,7 +678,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	body, readErr := rd.body, rd.err
 	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := newAPIError(resp, c.redact(body))
+		apiErr := newAPIError(resp, c.redact(body), r.RateLimit)
 		apiErr.Method, apiErr.Path = method, path
 		if !replayable && mayHaveRun(resp.StatusCode) {
 			return r, &outcomeError{err: apiErr}
@@ -835,7 +839,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		return err
 	}
 	if env.Success != nil && !*env.Success {
-		return newAPIError(resp, c.redact(body))
+		return newAPIError(resp, c.redact(body), parseRateLimit(resp.Header))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package bitscale
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,16 +163,16 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	body, _ := readLimited(resp, maxErrorBody)
-	return newAPIError(resp, body)
+	return newAPIError(resp, body, parseRateLimit(resp.Header))
 }
 
 // newAPIError builds the *APIError for a non-2xx response whose body has
-// been read.
-func newAPIError(resp *http.Response, body []byte) *APIError {
+// been read and whose rate limit has been parsed.
+func newAPIError(resp *http.Response, body []byte, rl RateLimit) *APIError {
 	e := &APIError{
 		StatusCode: resp.StatusCode,
-		RateLimit:  parseRateLimit(resp.Header),
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		RateLimit:  rl,
+		RetryAfter: parseRetryAfter(first(resp.Header, "Retry-After"), time.Now()),
 	}
 	if resp.Request != nil {
 		e.Method = resp.Request.Method
@@ -213,21 +212,23 @@ func (b *errorBody) details() map[string]any {
 }
 
 // decodeErrorEnvelope decodes {"error":{...}}, and also accepts the error as
-// a bare string ({"error":"..."}), which some gateways send.
+// a bare string ({"error":"..."}), which some gateways send. The object is
+// tried first, in one pass, being what the API sends.
 func decodeErrorEnvelope(body []byte) (*errorBody, bool) {
 	var env struct {
-		Error json.RawMessage `json:"error"`
+		Error *errorBody `json:"error"`
 	}
-	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &env) != nil || len(env.Error) == 0 {
+	if json.Unmarshal(body, &env) == nil {
+		if env.Error != nil && (env.Error.Code != "" || env.Error.Message != "") {
+			return env.Error, true
+		}
 		return nil, false
 	}
-	var eb errorBody
-	if json.Unmarshal(env.Error, &eb) == nil && (eb.Code != "" || eb.Message != "") {
-		return &eb, true
+	var str struct {
+		Error string `json:"error"`
 	}
-	var msg string
-	if json.Unmarshal(env.Error, &msg) == nil && msg != "" {
-		return &errorBody{Message: msg}, true
+	if json.Unmarshal(body, &str) == nil && str.Error != "" {
+		return &errorBody{Message: str.Error}, true
 	}
 	return nil, false
 }

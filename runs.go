@@ -142,9 +142,10 @@ func (s *RunsService) Get(ctx context.Context, gridID, runID string) (*Run, *Res
 // the defaults.
 type PollOptions struct {
 	// Interval is the first wait between polls (default 500ms); each wait
-	// is Multiplier (default 1.5) times the last, up to MaxInterval
-	// (default 5s), give or take Jitter (default 0.1, a fraction of the
-	// wait), so that many pollers spread out.
+	// is Multiplier (default 1.5; 1 keeps it fixed) times the last, up to
+	// MaxInterval (default 5s), give or take Jitter (default 0.1, a
+	// fraction of the wait; negative for none), so that many pollers
+	// spread out.
 	Interval    time.Duration
 	Multiplier  float64
 	MaxInterval time.Duration
@@ -178,7 +179,10 @@ func (o *PollOptions) withDefaults() PollOptions {
 		p.MaxInterval = DefaultPollMaxInterval
 	}
 	p.MaxInterval = max(p.MaxInterval, p.Interval)
-	if !(p.Jitter > 0 && p.Jitter < 1) {
+	switch {
+	case p.Jitter < 0:
+		p.Jitter = 0
+	case !(p.Jitter > 0 && p.Jitter < 1): // zero, NaN, or too much
 		p.Jitter = DefaultPollJitter
 	}
 	return p
