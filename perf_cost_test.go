@@ -1,0 +1,73 @@
+package bitscale_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/internal/perf"
+)
+
+// These tests check costs that grow with a program's work by counting,
+// never by timing: connections opened, 429s, polls. The timed figures are
+// printed by go run ./internal/benchreport.
+
+func TestSequentialCallsShareOneConnection(t *testing.T) {
+	t.Parallel()
+	res, err := perf.Connections(1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls, answers by status %v", res.Calls, res.Statuses)
+	if res.Conns != 1 {
+		t.Errorf("%d sequential calls, errors among them, opened %d connections, want 1", res.Calls, res.Conns)
+	}
+}
+
+func TestParallelCallersOpenOneConnectionEach(t *testing.T) {
+	t.Parallel()
+	const callers = 8
+	res, err := perf.Connections(callers, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls, answers by status %v, %d connections", res.Calls, res.Statuses, res.Conns)
+	if res.Conns > callers {
+		t.Errorf("%d parallel callers opened %d connections, want at most %d", callers, res.Conns, callers)
+	}
+}
+
+func TestRateLimitGateSurfacesNo429(t *testing.T) {
+	t.Parallel()
+	// More requests than one window allows: the gate must hold some for
+	// the next window.
+	run := perf.LimitRun{Gate: true, Limit: 20, Window: time.Second, Callers: 8, Requests: 30}
+	res, err := run.Measure(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2xx per window %v; 429s on the wire %d", res.PerWindow, res.Wire429)
+	if res.Surfaced429 != 0 || res.Failed != 0 {
+		t.Errorf("with the gate on, %d calls returned 429 and %d another error, want none",
+			res.Surfaced429, res.Failed)
+	}
+}
+
+func TestPollUntilDoneCountsPolls(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string]*bitscale.PollOptions{"default": nil, "fixed": perf.FixedPoll} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := perf.PollRun{Duration: 500 * time.Millisecond, Options: opts}.Measure(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d polls, seen %s after completion", res.Polls, res.Delay)
+			// The first poll comes at once, before the run can be done.
+			if res.Polls < 2 {
+				t.Errorf("%d polls, want at least 2", res.Polls)
+			}
+		})
+	}
+}
