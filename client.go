@@ -695,7 +695,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		}
 		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
 		if !replayable {
-			err = &outcomeError{err: err}
+			err = &outcomeError{err: err, note: "it was carried out, but its answer could not be read; not sent again"}
 		}
 		return r, err
 	}
