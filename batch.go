@@ -270,7 +270,7 @@ func (b *batch) run(ctx context.Context) {
 			b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why})
 		}
 	}
-	if b.report.Skipped > 0 || b.report.Refused > 0 {
+	if b.stopped() != nil || b.report.Skipped > 0 {
 		b.report.Stopped = why
 	}
 }
