@@ -681,7 +681,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		apiErr := newAPIError(resp, c.redact(body), r.RateLimit)
 		apiErr.Method, apiErr.Path = method, path
 		if !replayable && mayHaveRun(resp.StatusCode) {
-			return r, &outcomeError{err: apiErr}
+			return r, &OutcomeError{Err: apiErr}
 		}
 		return r, apiErr
 	}
@@ -695,7 +695,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		}
 		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
 		if !replayable {
-			err = &outcomeError{err: err, note: "it was carried out, but its answer could not be read; not sent again"}
+			err = &OutcomeError{Err: err, note: "it was carried out, but its answer could not be read; not sent again"}
 		}
 		return r, err
 	}
@@ -735,7 +735,7 @@ func (c *Client) sendError(method, path string, replayable bool, err error) erro
 	// Only an attempt's error (a *url.Error) can come from a request the
 	// server saw; a bare context error ended a wait between attempts.
 	if !replayable && errors.As(err, &ue) && connected(err) {
-		return &outcomeError{err: wrapped}
+		return &OutcomeError{Err: wrapped}
 	}
 	return wrapped
 }

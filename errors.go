@@ -275,20 +275,3 @@ type ArgumentError struct {
 func (e *ArgumentError) Error() string {
 	return "bitscale: " + e.Name + " " + e.Reason
 }
-
-// outcomeError marks the error of a request that is not safe to repeat and
-// may have been carried out. note, if set, replaces the default account of
-// what is known.
-type outcomeError struct {
-	err  error
-	note string
-}
-
-func (e *outcomeError) Error() string {
-	if e.note != "" {
-		return e.err.Error() + " (" + e.note + ")"
-	}
-	return e.err.Error() + " (not sent again: it may or may not have been carried out)"
-}
-
-func (e *outcomeError) Unwrap() []error { return []error{e.err, ErrOutcomeUnknown} }

@@ -162,7 +162,7 @@ func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) 
 	if run.Status == RunQueued || run.Status == RunRunning {
 		// The API answered before the run ended: follow it to its end.
 		if run.ID == "" {
-			return run, resp, &outcomeError{err: fmt.Errorf("bitscale: sync run answered %q with no run_id to follow", run.Status),
+			return run, resp, &OutcomeError{Err: fmt.Errorf("bitscale: sync run answered %q with no run_id to follow", run.Status),
 				note: "it was accepted and may still run"}
 		}
 		run, err = s.wait(ctx, gridID, run, nil)
@@ -183,7 +183,7 @@ func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequ
 	if err == nil && run.ID == "" {
 		err = &DecodeError{Method: http.MethodPost, Path: resp.Request.URL.EscapedPath(),
 			StatusCode: resp.StatusCode, Err: errNoRunID}
-		err = &outcomeError{err: err, note: "it was accepted and may run, but cannot be followed"}
+		err = &OutcomeError{Err: err, note: "it was accepted and may run, but cannot be followed"}
 	}
 	return run, resp, err
 }
@@ -212,7 +212,7 @@ func (s *GridsService) wait(ctx context.Context, gridID string, accepted *Run, o
 		run = accepted
 	}
 	if err != nil && !errors.Is(err, ErrRunFailed) {
-		err = &outcomeError{err: err, note: "run " + accepted.ID + " was accepted and may still run; poll it with Runs.PollUntilDone"}
+		err = &OutcomeError{Err: err, RunID: accepted.ID}
 	}
 	return run, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,5 +110,12 @@ func TestRunAndWaitKeepsTheAcceptedRun(t *testing.T) {
 	}
 	if !errors.Is(err, bitscale.ErrOutcomeUnknown) {
 		t.Errorf("accepted run whose end was not seen: error does not match ErrOutcomeUnknown")
+	}
+	var oe *bitscale.OutcomeError
+	if !errors.As(err, &oe) || oe.RunID != "run_42" {
+		t.Errorf("errors.As(*OutcomeError) gives %+v, want RunID run_42", oe)
+	}
+	if !strings.Contains(err.Error(), "run run_42 was accepted") {
+		t.Errorf("error %q does not name the accepted run", err)
 	}
 }
