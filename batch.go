@@ -48,6 +48,21 @@ type BatchOptions struct {
 	Ordered    bool
 	OnProgress func(BatchProgress)
 
+	// Journal, if set, records each row before its run is sent and when
+	// it ends, so that RunBatch given the same rows and journal after a
+	// crash sends no row that may have run: rows that ended are reported
+	// from the journal, rows whose async run was accepted are looked up
+	// with Runs.Get (and waited for as the batch waits for its rows), and
+	// rows that were being sent are reported as OutcomeUnknown. Only rows
+	// that surely did not run (never sent, refused, skipped) are sent. See
+	// JournalFile.
+	Journal BatchJournal
+
+	// Resend lists rows that the journal records with an unknown outcome
+	// and no run ID, to be sent again: only on the caller's word that they
+	// did not run, since the API cannot tell. It needs Journal.
+	Resend []int
+
 	// Stop, when closed, ends dispatching: rows already running finish and
 	// are reported, the rest are not attempted. Unlike cancelling the
 	// context, it does not abandon runs that may already be spending
@@ -92,6 +107,10 @@ type BatchResult struct {
 	Outputs map[string]any
 	Credits int   // credits the row consumed, as the API reported them
 	Err     error // why the row failed, is unknown or was skipped
+	// Resumed is set when the row was sent by an earlier batch with the
+	// same journal: its result comes from the journal, or from looking up
+	// its run, and nothing was sent for it now.
+	Resumed bool
 }
 
 // BatchProgress counts the rows of a batch so far.
@@ -101,6 +120,7 @@ type BatchProgress struct {
 	Failed  int // rows that failed or were refused
 	Unknown int // rows that may have run without their result arriving
 	Credits int // credits consumed so far
+	Resumed int // rows of them sent by an earlier batch with the same journal
 }
 
 // BatchReport is the result of RunBatch.
@@ -115,7 +135,10 @@ type BatchReport struct {
 	Unknown   int
 	Skipped   int
 
-	Credits int // consumed in all
+	// Credits is what the rows consumed, those sent by earlier batches
+	// with the same journal included.
+	Credits int
+	Resumed int // rows sent by an earlier batch with the same journal
 
 	// Stopped is what ended the batch early: an error that makes the
 	// remaining rows pointless (set even when it came on the last row, so
@@ -151,11 +174,15 @@ var ErrBatchStopped = errors.New("bitscale: batch stopped")
 // rows not attempted are reported as OutcomeSkipped.
 //
 // No row is run twice: a row whose run may have started without its
-// result arriving ends as OutcomeUnknown.
+// result arriving ends as OutcomeUnknown. With opts.Journal this holds
+// across a crash too: each row is recorded before it is sent, and a batch
+// given the same rows and journal again settles the rows recorded (see
+// BatchOptions.Journal) and sends only the others.
 //
 // It returns an error without a report when the batch cannot start (no
-// workspace, the grid cannot be read, bad output columns, too few credits
-// for MinCredits); otherwise the report, and report.Stopped as the error.
+// workspace, the grid cannot be read, bad output columns, a journal of
+// other rows (ErrJournalMismatch), bad opts.Resend, too few credits for
+// MinCredits); otherwise the report, and report.Stopped as the error.
 // Rows failed for reasons of their own do not make the error non-nil:
 // look at report.Failed.
 func (s *GridsService) RunBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*BatchReport, error) {
@@ -175,6 +202,7 @@ type batch struct {
 	opts   BatchOptions
 	report *BatchReport
 
+	resend     map[int]bool        // rows to send again, from opts.Resend
 	dispatched []bool              // rows started, by index
 	window     chan struct{}       // with Ordered, rows started and not yet reported
 	next       int                 // with Ordered, the next row to report
@@ -224,6 +252,9 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 	}
 	b.grid = grid
 	if _, err := grid.OutputColumnIDs(b.opts.OutputColumns...); err != nil {
+		return nil, err
+	}
+	if err := b.checkJournal(); err != nil {
 		return nil, err
 	}
 	if b.opts.MinCredits > 0 {
@@ -361,23 +392,44 @@ func (b *batch) stopped() error {
 
 // runRow runs one row and says how it ended.
 func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResult {
-	res := BatchResult{Index: i}
 	req, err := b.grid.RunRequest(row, b.opts.OutputColumns...)
 	if err != nil {
-		res.Outcome, res.Err = OutcomeFailed, err
-		return res
+		return BatchResult{Index: i, Outcome: OutcomeFailed, Err: err}
 	}
-	var run *Run
-	if b.opts.Async {
-		req.WebhookURL = b.opts.WebhookURL
-		run, _, err = b.client.Grids.RunAsync(ctx, b.grid.ID, req)
-		if err == nil && b.opts.WebhookURL == "" {
-			run, err = b.client.Grids.wait(ctx, b.grid.ID, run, b.opts.Poll)
+	if b.opts.Journal == nil {
+		run, err := b.send(ctx, req, nil)
+		return b.result(ctx, i, run, err)
+	}
+	return b.runJournaled(ctx, i, req)
+}
+
+// send sends a row's run and, unless a webhook takes its result, waits for
+// it. accepted, if set, hears of an async run's ID as soon as it is known;
+// if it fails, the run is not waited for.
+func (b *batch) send(ctx context.Context, req *RunRequest, accepted func(runID string) error) (*Run, error) {
+	if !b.opts.Async {
+		run, _, err := b.client.Grids.Run(ctx, b.grid.ID, req)
+		return run, err
+	}
+	req.WebhookURL = b.opts.WebhookURL
+	run, _, err := b.client.Grids.RunAsync(ctx, b.grid.ID, req)
+	if err != nil {
+		return run, err
+	}
+	if accepted != nil {
+		if err := accepted(run.ID); err != nil {
+			return run, &OutcomeError{Err: err, RunID: run.ID}
 		}
-	} else {
-		run, _, err = b.client.Grids.Run(ctx, b.grid.ID, req)
 	}
-	res.Run, res.Err = run, err
+	if b.opts.WebhookURL != "" {
+		return run, nil
+	}
+	return b.client.Grids.wait(ctx, b.grid.ID, run, b.opts.Poll)
+}
+
+// result says how a row whose run ended with run and err ended.
+func (b *batch) result(ctx context.Context, i int, run *Run, err error) BatchResult {
+	res := BatchResult{Index: i, Run: run, Err: err}
 	if run != nil {
 		res.Outputs = b.grid.OutputsByName(run)
 		if run.Credits != nil {
@@ -385,7 +437,7 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		}
 	}
 	switch {
-	case err == nil && b.opts.WebhookURL != "":
+	case err == nil && b.opts.WebhookURL != "" && !run.Status.Done():
 		res.Outcome = OutcomeSubmitted
 	case err == nil:
 		res.Outcome = OutcomeCompleted
@@ -408,6 +460,9 @@ func (b *batch) record(res BatchResult) {
 	r := b.report
 	r.Results[res.Index] = res
 	r.Credits += res.Credits
+	if res.Resumed {
+		r.Resumed++
+	}
 	switch res.Outcome {
 	case OutcomeCompleted:
 		r.Completed++
@@ -430,6 +485,7 @@ func (b *batch) record(res BatchResult) {
 			Failed:  r.Failed + r.Refused,
 			Unknown: r.Unknown,
 			Credits: r.Credits,
+			Resumed: r.Resumed,
 		})
 	}
 }
