@@ -9,22 +9,38 @@
 // row ended (completed, failed or unknown), and bitscale_error, why.
 //
 // Rows are written in input order as they end, so the output always holds
-// the first rows of the input. Run the same command again after an
-// interruption, a crash or running out of credits, and it continues after
-// the last row written: no row is sent twice, so none is paid for twice. A
-// row whose outcome is unknown may have run and spent credits; it is not
-// sent again, so check it in BitScale.
+// the first rows of the input. Beside the output, a journal (the output's
+// name with .journal added) records each row before its run is sent, when
+// BitScale accepts it, and when it ends. Run the same command again after
+// an interruption, a crash, even a kill -9, or running out of credits, and
+// it continues: rows that ended are written from the journal, rows
+// accepted are looked up by their run ID, and only rows that surely did
+// not run are sent. No row that may have run is sent again, so none is
+// paid for twice. Keep the journal while the output may be continued.
+//
+// Rows run asynchronously by default: a row is then unknown only when the
+// program dies in the moment between sending it and BitScale's answer, and
+// a row accepted is always found again by its run ID. With -sync a row is
+// answered only when it ends, and every row running when the program dies
+// is unknown for good, since the API cannot look up a sync run.
+//
+// A row whose outcome is unknown may have run and spent credits; it is not
+// sent again, but written as unknown with the row number to check. Once
+// you have checked in BitScale that some did not run, send them again with
+// -resend-unknown and their row numbers.
 //
 // Ctrl-C stops starting rows: the rows running finish and are written. A
 // second Ctrl-C abandons them.
 //
-// With BITSCALE_API_KEY set it uses the real API, and spends credits:
-// BITSCALE_WORKSPACE_ID picks the workspace, and -grid (or
-// BITSCALE_GRID_ID) the grid. Without a key it starts the SDK's embedded
-// fake BitScale server and runs grid grid_001 there.
+// With BITSCALE_API_KEY set it uses the real API: BITSCALE_WORKSPACE_ID
+// picks the workspace, and -grid (or BITSCALE_GRID_ID) the grid. It then
+// spends credits only when given -run; without it, it checks every row
+// against the grid and says what it would send. Without a key it starts
+// the SDK's embedded fake BitScale server and runs grid grid_001 there.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -38,6 +54,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bitscale/bitscale-go"
 	"github.com/bitscale/bitscale-go/bitscaletest"
@@ -79,6 +96,10 @@ type options struct {
 	concurrency int
 	every       int
 	minCredits  int
+	run         bool          // spend credits with a real key
+	sync        bool          // sync runs instead of async
+	poll        time.Duration // the first wait between polls of an async run
+	resend      []int         // input row numbers, from 1, to send again
 }
 
 // run enriches the file the flags name. Closing stop ends it gracefully:
@@ -89,11 +110,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stop <-ch
 	if err != nil {
 		return err
 	}
-	c, closeFn, err := connect(stderr)
+	c, fake, closeFn, err := connect(stderr)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	if !fake && !opts.run {
+		return check(ctx, c, opts, stdout)
+	}
 	return enrich(ctx, c, opts, stdout, stderr, stop)
 }
 
@@ -101,18 +125,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var opts options
 	fs := flag.NewFlagSet("enrich-csv", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	grid := os.Getenv("BITSCALE_GRID_ID")
-	if grid == "" && os.Getenv("BITSCALE_API_KEY") == "" {
-		grid = bitscaletest.SeedGridID // the embedded fake's grid
-	}
-	fs.StringVar(&opts.grid, "grid", grid, "the `ID` of the grid to run; $BITSCALE_GRID_ID sets the default")
+	fs.StringVar(&opts.grid, "grid", os.Getenv("BITSCALE_GRID_ID"),
+		"the `ID` of the grid to run (default $BITSCALE_GRID_ID; grid_001 on the embedded fake)")
 	fs.StringVar(&opts.in, "in", "", "the input CSV `file`; its header names the grid's input columns")
-	fs.StringVar(&opts.out, "out", "", "the output CSV `file`; if it exists, the run continues after its last row")
+	fs.StringVar(&opts.out, "out", "", "the output CSV `file`; if it exists, the run continues it (with `file`.journal beside it)")
 	fs.IntVar(&opts.concurrency, "concurrency", bitscale.DefaultBatchConcurrency, "how many rows run at once")
 	fs.IntVar(&opts.every, "every", 50, "when stderr is not a terminal, print progress every `n` rows")
 	fs.IntVar(&opts.minCredits, "min-credits", 0, "refuse to start when the workspace has fewer credits left")
+	fs.BoolVar(&opts.run, "run", false, "with BITSCALE_API_KEY set, run the grid and spend credits; without it, only check the rows")
+	fs.BoolVar(&opts.sync, "sync", false, "run rows synchronously: fewer requests, but rows running when the program dies stay unknown")
+	fs.DurationVar(&opts.poll, "poll", bitscale.DefaultPollInterval, "the first wait between polls of an async run")
+	resend := fs.String("resend-unknown", "", "send again these `rows` (numbers, comma-separated) of the output whose status is unknown, once checked that they did not run")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
+	}
+	if opts.grid == "" && os.Getenv("BITSCALE_API_KEY") == "" {
+		opts.grid = bitscaletest.SeedGridID // the embedded fake's grid
+	}
+	var err error
+	if opts.resend, err = rowNumbers(*resend); err != nil {
+		return opts, fmt.Errorf("-resend-unknown: %w", err)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -127,82 +159,163 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return opts, errors.New("-concurrency must be at least 1")
 	case opts.every < 1:
 		return opts, errors.New("-every must be at least 1")
+	case opts.poll <= 0:
+		return opts, errors.New("-poll must be positive")
 	}
 	return opts, nil
 }
 
+// rowNumbers parses a comma-separated list of row numbers, from 1.
+func rowNumbers(list string) ([]int, error) {
+	var rows []int
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a row number", f)
+		}
+		rows = append(rows, n)
+	}
+	return rows, nil
+}
+
 // connect returns a client of the real API when BITSCALE_API_KEY is set,
 // and otherwise one of a fake server started here, with what closes it.
-func connect(stderr io.Writer) (*bitscale.Client, func(), error) {
+func connect(stderr io.Writer) (c *bitscale.Client, fake bool, closeFn func(), err error) {
 	if os.Getenv("BITSCALE_API_KEY") != "" {
 		c, err := bitscale.NewClientFromEnv()
 		if err != nil {
-			return nil, nil, err
+			return nil, false, nil, err
 		}
-		return c, c.CloseIdleConnections, nil
+		return c, false, c.CloseIdleConnections, nil
 	}
 	srv := bitscaletest.NewServer()
 	fmt.Fprintf(stderr, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n", srv.URL())
-	c := srv.Client()
-	return c, func() { c.CloseIdleConnections(); srv.Close() }, nil
+	c = srv.Client()
+	return c, true, func() { c.CloseIdleConnections(); srv.Close() }, nil
 }
 
-// enrich runs the grid on the rows of the input that the output does not
-// hold yet, and appends them to it.
-func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stderr io.Writer, stop <-chan struct{}) error {
+// job is what one run of the command works on: the input, the grid, and
+// what earlier runs left in the output.
+type job struct {
+	header    []string
+	rows      [][]string
+	grid      *bitscale.Grid
+	cols      []*bitscale.Column
+	outputs   []string // the names of the grid's output columns
+	outHeader []string
+}
+
+// prepare reads the input and the grid and checks that they fit.
+func prepare(ctx context.Context, c *bitscale.Client, opts options) (*job, error) {
 	header, rows, err := readInput(opts.in)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	grid, _, err := c.Grids.Get(ctx, opts.grid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cols, err := inputColumns(grid, header)
 	if err != nil {
-		return fmt.Errorf("%s: %w", opts.in, err)
+		return nil, fmt.Errorf("%s: %w", opts.in, err)
 	}
 	outputs := outputNames(grid)
-	outHeader := slices.Concat(header, outputs, []string{statusColumn, errorColumn})
-	prev, err := readOutput(opts.out, outHeader, rows)
+	return &job{
+		header: header, rows: rows, grid: grid, cols: cols, outputs: outputs,
+		outHeader: slices.Concat(header, outputs, []string{statusColumn, errorColumn}),
+	}, nil
+}
+
+// check says what a run would send, spending nothing: every row is checked
+// against the grid as RunBatch checks it before sending.
+func check(ctx context.Context, c *bitscale.Client, opts options, stdout io.Writer) error {
+	j, err := prepare(ctx, c, opts)
 	if err != nil {
 		return err
 	}
-	f, err := openOutput(opts.out, outHeader, prev.hasHeader)
+	var bad []string
+	for i, rec := range j.rows {
+		if _, err := j.grid.RunRequest(inputs(j.header, j.cols, rec)); err != nil {
+			bad = append(bad, fmt.Sprintf("  row %d: %v", i+1, err))
+		}
+	}
+	fmt.Fprintf(stdout, "Checked %d rows of %s against grid %s (%s): %d would be sent, %d would fail.\n",
+		len(j.rows), opts.in, j.grid.Name, j.grid.ID, len(j.rows)-len(bad), len(bad))
+	for _, line := range bad {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintln(stdout, "Nothing was sent. Add -run to run the grid and spend credits.")
+	return nil
+}
+
+// enrich runs the grid on the rows of the input that the output does not
+// hold yet, and appends them to it; it also settles the rows of the output
+// that it can: unknown rows whose run ID is known, and rows to resend.
+func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stderr io.Writer, stop <-chan struct{}) error {
+	j, err := prepare(ctx, c, opts)
+	if err != nil {
+		return err
+	}
+	prev, err := readOutput(opts.out, j.outHeader, j.rows)
+	if err != nil {
+		return err
+	}
+	journal, err := openJournal(opts.out, prev)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	revisit, err := prev.revisit(journal, opts.resend)
+	if err != nil {
+		return err
+	}
+	f, err := openOutput(opts.out, j.outHeader, prev.hasHeader)
 	if err != nil {
 		return err
 	}
 	defer f.Close() // on early returns; the end checks Close's error
 
-	sum := summary{total: len(rows), resumed: prev.rows, unknownBefore: prev.unknown}
-	todo := rows[prev.rows:]
-	fmt.Fprintf(stderr, "Enriching %s into %s with grid %s (%s): %d rows", opts.in, opts.out, grid.Name, grid.ID, len(rows))
-	if prev.rows > 0 {
-		fmt.Fprintf(stderr, ", %d done before, %d to go", prev.rows, len(todo))
+	// The batch: the output's rows to revisit, then the rows not written.
+	picked := slices.Clone(revisit)
+	for i := len(prev.status); i < len(j.rows); i++ {
+		picked = append(picked, i)
+	}
+	fmt.Fprintf(stderr, "Enriching %s into %s with grid %s (%s): %d rows", opts.in, opts.out, j.grid.Name, j.grid.ID, len(j.rows))
+	if len(prev.status) > 0 {
+		fmt.Fprintf(stderr, ", %d done before, %d to go", len(prev.status), len(j.rows)-len(prev.status))
+	}
+	if len(revisit) > 0 {
+		fmt.Fprintf(stderr, ", %d of the output's to settle", len(revisit))
 	}
 	fmt.Fprintln(stderr)
 
-	// A row that ends but cannot be written would be paid for and lost:
-	// stop everything on the first write error.
+	// A row that ends but cannot be written would be paid for and lost
+	// but for the journal: stop everything on the first write error.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := newRowWriter(f, todo, outputs, cancel)
+	w := newRowWriter(f, j, picked, len(revisit), cancel)
 	report := &bitscale.BatchReport{}
-	if len(todo) > 0 {
-		batch := make([]map[string]any, len(todo))
-		for i, rec := range todo {
-			batch[i] = inputs(header, cols, rec)
+	if len(picked) > 0 {
+		batch := make([]map[string]any, len(picked))
+		for k, i := range picked {
+			batch[k] = inputs(j.header, j.cols, j.rows[i])
 		}
-		p := &progress{w: stderr, tty: isTerminal(stderr), every: opts.every, before: prev.rows, total: len(rows)}
-		report, err = c.Grids.RunBatch(ctx, grid.ID, batch, &bitscale.BatchOptions{
-			Grid:        grid,
+		p := &progress{w: stderr, tty: isTerminal(stderr), every: opts.every, total: len(j.rows),
+			before: prev.done(journal, revisit)}
+		bo := &bitscale.BatchOptions{
+			Grid:        j.grid,
 			Concurrency: opts.concurrency,
 			MinCredits:  opts.minCredits,
+			Async:       !opts.sync,
+			Poll:        &bitscale.PollOptions{Interval: opts.poll},
+			Journal:     inputJournal{journal, picked},
+			Resend:      batchIndexes(picked, opts.resend),
 			Ordered:     true,
 			OnResult:    w.add,
 			OnProgress:  p.update,
 			Stop:        stop,
-		})
+		}
+		report, err = c.Grids.RunBatch(ctx, j.grid.ID, batch, bo)
 		p.end()
 		if report == nil { // the batch could not start
 			return err
@@ -214,14 +327,28 @@ func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stder
 	if err := f.Close(); err != nil {
 		return err
 	}
+	if err := rewrite(opts.out, w.revised); err != nil {
+		return err
+	}
 
-	sum.completed, sum.failed, sum.unknown = w.completed, w.failed, w.unknown
-	sum.credits = report.Credits
+	sum := summary{total: len(j.rows), resumed: len(prev.status) - len(revisit), completed: w.completed, failed: w.failed,
+		unknown: w.unknown, credits: w.credits, unknownRows: unknownRows(prev.status, w.revised, w.unknownRows)}
 	sum.print(stdout, opts.out)
 	if sum.notAttempted() > 0 {
 		return unfinished(report.Stopped)
 	}
 	return nil
+}
+
+// batchIndexes returns the batch's indexes of the input rows numbered rows.
+func batchIndexes(picked []int, rows []int) []int {
+	var idx []int
+	for _, n := range rows {
+		if k := slices.Index(picked, n-1); k >= 0 {
+			idx = append(idx, k)
+		}
+	}
+	return idx
 }
 
 // unfinished returns the error of a run that left rows for the next.
@@ -334,8 +461,7 @@ func value(t bitscale.ColumnType, s string) any {
 // previous is what earlier runs left in the output.
 type previous struct {
 	hasHeader bool
-	rows      int // data rows written
-	unknown   int // rows of them whose outcome is unknown
+	status    []string // the status of each data row written, in order
 }
 
 // readOutput reads what earlier runs wrote to the output, and checks that
@@ -364,20 +490,104 @@ func readOutput(path string, header []string, input [][]string) (previous, error
 		return previous{}, fmt.Errorf("%s has the columns %q, not the %q this run writes: choose another -out, or remove it to start over",
 			path, records[0], header)
 	}
-	prev := previous{hasHeader: true, rows: len(records) - 1}
-	if prev.rows > len(input) {
-		return previous{}, fmt.Errorf("%s has %d rows, more than the input's %d: it is not this input's output", path, prev.rows, len(input))
+	if len(records)-1 > len(input) {
+		return previous{}, fmt.Errorf("%s has %d rows, more than the input's %d: it is not this input's output", path, len(records)-1, len(input))
 	}
+	prev := previous{hasHeader: true}
 	status := slices.Index(header, statusColumn)
 	for i, rec := range records[1:] {
 		if !slices.Equal(rec[:len(input[i])], input[i]) {
 			return previous{}, fmt.Errorf("row %d of %s is not row %d of the input: it is not this input's output", i+1, path, i+1)
 		}
-		if rec[status] == string(bitscale.OutcomeUnknown) {
-			prev.unknown++
-		}
+		prev.status = append(prev.status, rec[status])
 	}
 	return prev, nil
+}
+
+// openJournal opens the output's journal. It refuses a journal without
+// its output, and an output whose rows the journal does not account for:
+// either way, rows that ran could be sent again.
+func openJournal(out string, prev previous) (*bitscale.JournalFile, error) {
+	path := out + ".journal"
+	j, err := bitscale.OpenJournalFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(prev.status) == 0 && j.Len() > 0 {
+		j.Close()
+		return nil, fmt.Errorf("%s records %d rows sent for %s, which has none: restore %s, or remove %s too to start over "+
+			"(the rows it records as sent would then be sent, and paid for, again)", path, j.Len(), out, out, path)
+	}
+	for i, st := range prev.status {
+		if _, ok := j.Last(i); !ok && st != string(bitscale.OutcomeFailed) {
+			j.Close()
+			return nil, fmt.Errorf("%s does not record row %d of %s, which is %s: it is not this output's journal; "+
+				"restore the journal, or move %s away to start over", path, i+1, out, st, out)
+		}
+	}
+	return j, nil
+}
+
+// revisit returns the rows of the output, by input index, to settle again:
+// unknown rows whose run ID the journal knows, which are looked up, and
+// the rows to resend, which must be unknown.
+func (p previous) revisit(j *bitscale.JournalFile, resend []int) ([]int, error) {
+	var rows []int
+	for i, st := range p.status {
+		if e, _ := j.Last(i); st == string(bitscale.OutcomeUnknown) && e.RunID != "" {
+			rows = append(rows, i)
+		}
+	}
+	for _, n := range resend {
+		switch {
+		case n > len(p.status):
+			return nil, fmt.Errorf("-resend-unknown: row %d is not in the output yet", n)
+		case p.status[n-1] != string(bitscale.OutcomeUnknown):
+			return nil, fmt.Errorf("-resend-unknown: row %d is %s, not unknown", n, p.status[n-1])
+		case slices.Contains(rows, n-1):
+			return nil, fmt.Errorf("-resend-unknown: row %d has a run ID, which is looked up instead", n)
+		}
+		rows = append(rows, n-1)
+	}
+	slices.Sort(rows)
+	return slices.Compact(rows), nil
+}
+
+// done counts the rows of the output that are not revisited, and the
+// credits the journal records for them.
+func (p previous) done(j *bitscale.JournalFile, revisit []int) done {
+	var d done
+	for i, st := range p.status {
+		if slices.Contains(revisit, i) {
+			continue
+		}
+		d.rows++
+		if st == string(bitscale.OutcomeFailed) {
+			d.failed++
+		}
+		if e, ok := j.Last(i); ok {
+			d.credits += e.Credits
+		}
+	}
+	return d
+}
+
+// inputJournal is the output's journal, which records rows by their index
+// in the input, seen from a batch of the input rows picked.
+type inputJournal struct {
+	j      *bitscale.JournalFile
+	picked []int // batch index → input index
+}
+
+func (ij inputJournal) Last(row int) (bitscale.JournalEntry, bool) {
+	e, ok := ij.j.Last(ij.picked[row])
+	e.Row = row
+	return e, ok
+}
+
+func (ij inputJournal) Record(e bitscale.JournalEntry) error {
+	e.Row = ij.picked[e.Row]
+	return ij.j.Record(e)
 }
 
 // openOutput opens the output for appending, and writes its header first
@@ -399,22 +609,28 @@ func openOutput(path string, header []string, hasHeader bool) (*os.File, error) 
 	return f, nil
 }
 
-// rowWriter writes the batch's results to the output in input order, as
-// RunBatch hands them over with BatchOptions.Ordered.
+// rowWriter writes the batch's results to the output, as RunBatch hands
+// them over with BatchOptions.Ordered: the rows of the output revisited
+// first, kept to rewrite the output with, then the others, appended in
+// input order.
 type rowWriter struct {
 	csv     *csv.Writer
-	rows    [][]string // the input rows of the batch, by batch index
-	outputs []string   // the names of the grid's output columns
-	fail    func()     // ends the batch after a write error
+	job     *job
+	picked  []int  // batch index → input index
+	revisit int    // the first rows of the batch are the output's
+	fail    func() // ends the batch after a write error
 
-	held []bitscale.BatchResult // rows not settled, waiting for a later row
-	err  error                  // the first write error
+	held    []bitscale.BatchResult // rows not settled, waiting for a later row
+	revised map[int][]string       // rows of the output to rewrite, by input index
+	err     error                  // the first write error
 
-	completed, failed, unknown int // rows written, by status
+	completed, failed, unknown int   // rows written, by status
+	credits                    int   // consumed by the rows written
+	unknownRows                []int // input indexes of the rows written unknown
 }
 
-func newRowWriter(f *os.File, rows [][]string, outputs []string, fail func()) *rowWriter {
-	return &rowWriter{csv: csv.NewWriter(f), rows: rows, outputs: outputs, fail: fail}
+func newRowWriter(f *os.File, j *job, picked []int, revisit int, fail func()) *rowWriter {
+	return &rowWriter{csv: csv.NewWriter(f), job: j, picked: picked, revisit: revisit, fail: fail, revised: make(map[int][]string)}
 }
 
 // add takes the next row's result. RunBatch calls it in row order, from
@@ -426,6 +642,12 @@ func newRowWriter(f *os.File, rows [][]string, outputs []string, fail func()) *r
 // written, and the next run sends them.
 func (w *rowWriter) add(res bitscale.BatchResult) {
 	if w.err != nil {
+		return
+	}
+	if res.Index < w.revisit {
+		if settled(res) {
+			w.revised[w.picked[res.Index]] = w.record(res)
+		}
 		return
 	}
 	if !settled(res) {
@@ -447,9 +669,8 @@ func settled(res bitscale.BatchResult) bool {
 	return res.Outcome != bitscale.OutcomeSkipped && res.Outcome != bitscale.OutcomeRefused
 }
 
-// write appends one row to the output and flushes it, so that the file
-// holds every row written even if the program is killed right after.
-func (w *rowWriter) write(res bitscale.BatchResult) {
+// record returns the output row of a result, and counts it.
+func (w *rowWriter) record(res bitscale.BatchResult) []string {
 	status, why := res.Outcome, ""
 	if res.Err != nil {
 		why = res.Err.Error()
@@ -457,25 +678,85 @@ func (w *rowWriter) write(res bitscale.BatchResult) {
 	if !settled(res) { // not run, but a later row was
 		status, why = bitscale.OutcomeFailed, "not run: "+why
 	}
-	rec := slices.Clone(w.rows[res.Index])
-	for _, name := range w.outputs {
+	i := w.picked[res.Index]
+	rec := slices.Clone(w.job.rows[i])
+	for _, name := range w.job.outputs {
 		rec = append(rec, cell(res.Outputs[name]))
-	}
-	rec = append(rec, string(status), why)
-	w.csv.Write(rec)
-	w.csv.Flush()
-	if w.err = w.csv.Error(); w.err != nil {
-		w.fail()
-		return
 	}
 	switch status {
 	case bitscale.OutcomeCompleted:
 		w.completed++
 	case bitscale.OutcomeUnknown:
 		w.unknown++
+		w.unknownRows = append(w.unknownRows, i)
 	default:
 		w.failed++
 	}
+	if !res.Resumed {
+		w.credits += res.Credits
+	}
+	return append(rec, string(status), why)
+}
+
+// write appends one row to the output and flushes it, so that the file
+// holds every row written even if the program is killed right after.
+func (w *rowWriter) write(res bitscale.BatchResult) {
+	w.csv.Write(w.record(res))
+	w.csv.Flush()
+	if w.err = w.csv.Error(); w.err != nil {
+		w.fail()
+	}
+}
+
+// rewrite replaces rows of the output, by input index, writing a new file
+// beside it and renaming it over the old, so that a crash leaves one or
+// the other whole.
+func rewrite(path string, revised map[int][]string) error {
+	if len(revised) == 0 {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for i, rec := range revised {
+		records[i+1] = rec
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // once renamed, there is nothing to remove
+	cw := csv.NewWriter(tmp)
+	cw.WriteAll(records)
+	if err := errors.Join(cw.Error(), tmp.Sync(), tmp.Close()); err != nil {
+		return fmt.Errorf("rewriting %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// unknownRows returns the input indexes of the rows of the output whose
+// status is unknown once this run's rows are in.
+func unknownRows(before []string, revised map[int][]string, written []int) []int {
+	var rows []int
+	for i, st := range before {
+		if rec, ok := revised[i]; ok {
+			st = rec[len(rec)-2]
+		}
+		if st == string(bitscale.OutcomeUnknown) {
+			rows = append(rows, i)
+		}
+	}
+	for _, i := range written {
+		if i >= len(before) {
+			rows = append(rows, i)
+		}
+	}
+	return rows
 }
 
 // cell formats an output value: text as it is, objects and lists as JSON,
@@ -494,26 +775,30 @@ func cell(v any) string {
 	return fmt.Sprint(v)
 }
 
-// progress shows how far the batch got: a bar redrawn in place on a
-// terminal, and otherwise a line every few rows, which suits a log.
+// progress shows how far the batch got, counting from the first row of
+// the input: a bar redrawn in place on a terminal, and otherwise a line
+// every few rows, which suits a log.
 type progress struct {
 	w      io.Writer
 	tty    bool
 	every  int
-	before int // rows done before this run
-	total  int // rows in the input
+	total  int  // rows in the input
+	before done // rows of the output not in the batch
 }
 
+// done counts rows that ended and what they cost.
+type done struct{ rows, failed, credits int }
+
 func (p *progress) update(b bitscale.BatchProgress) {
-	done := p.before + b.Done
+	n, failed, credits := p.before.rows+b.Done, p.before.failed+b.Failed, p.before.credits+b.Credits
 	switch {
 	case p.tty:
 		const width = 30
-		filled := width * done / p.total
+		filled := width * n / p.total
 		fmt.Fprintf(p.w, "\r[%s%s] %d/%d rows, %d failed, %d credits",
-			strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, p.total, b.Failed, b.Credits)
-	case done%p.every == 0 || b.Done == b.Total:
-		fmt.Fprintf(p.w, "%d/%d rows, %d failed, %d credits\n", done, p.total, b.Failed, b.Credits)
+			strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, p.total, failed, credits)
+	case n%p.every == 0 || b.Done == b.Total:
+		fmt.Fprintf(p.w, "%d/%d rows, %d failed, %d credits\n", n, p.total, failed, credits)
 	}
 }
 
@@ -536,9 +821,9 @@ func isTerminal(w io.Writer) bool {
 // summary counts the rows of the input by how they ended.
 type summary struct {
 	total, resumed             int
-	completed, failed, unknown int // rows written by this run
-	credits                    int // consumed by this run
-	unknownBefore              int // rows of earlier runs whose outcome is unknown
+	completed, failed, unknown int   // rows written or settled by this run
+	credits                    int   // consumed by this run
+	unknownRows                []int // input indexes of the output's unknown rows
 }
 
 func (s summary) notAttempted() int {
@@ -560,9 +845,15 @@ func (s summary) print(w io.Writer, out string) {
 	} {
 		fmt.Fprintf(w, "%-22s %6d\n", line.label, line.n)
 	}
-	if n := s.unknownBefore + s.unknown; n > 0 {
-		fmt.Fprintf(w, "\nRows of %s whose status is unknown: %d. They may have run and spent credits, but no\n"+
-			"result came back. They are not sent again: check them in BitScale, and run by hand\n"+
-			"those that did not run.\n", out, n)
+	if len(s.unknownRows) == 0 {
+		return
 	}
+	nums := make([]string, len(s.unknownRows))
+	for k, i := range s.unknownRows {
+		nums[k] = strconv.Itoa(i + 1)
+	}
+	fmt.Fprintf(w, "\nRows of %s whose status is unknown: %d (rows %s). They may have run and spent\n"+
+		"credits, but no result came back, and BitScale cannot look them up. They are not sent\n"+
+		"again. Check them in BitScale; to send again those that did not run, add\n"+
+		"-resend-unknown %s\n", out, len(nums), strings.Join(nums, ", "), strings.Join(nums, ","))
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/bitscale/bitscale-go"
@@ -28,6 +29,10 @@ var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL
 // so that run takes the path it takes with a real API key.
 func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
 	t.Helper()
+	// Async rows poll: short runs and a limit the polls never reach keep
+	// the tests short.
+	opts = append([]bitscaletest.Option{bitscaletest.WithRateLimit(1_000_000, time.Minute),
+		bitscaletest.WithRunDurations(time.Millisecond, 5*time.Millisecond)}, opts...)
 	srv := bitscaletest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
@@ -64,7 +69,9 @@ type result struct {
 	err            error
 }
 
-// enrichFile calls run with args, as main does, and stop for Ctrl-C.
+// enrichFile calls run with args, as main does, and stop for Ctrl-C. The
+// tests point BITSCALE_API_KEY at a fake, so -run is given, and -poll
+// short, so that async rows end soon after the fake's runs.
 func enrichFile(t *testing.T, stop <-chan struct{}, args ...string) result {
 	t.Helper()
 	return enrichFileContext(context.Background(), t, stop, args...)
@@ -73,6 +80,7 @@ func enrichFile(t *testing.T, stop <-chan struct{}, args ...string) result {
 func enrichFileContext(ctx context.Context, t *testing.T, stop <-chan struct{}, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	args = append([]string{"-run", "-poll", "5ms"}, args...)
 	err := run(ctx, args, &stdout, &stderr, stop)
 	t.Logf("run %q: %v\nstdout:\n%sstderr:\n%s", args, err, stdout.String(), stderr.String())
 	return result{stdout.String(), stderr.String(), err}
@@ -300,7 +308,8 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 		return bitscaletest.DefaultEnricher(ctx, req)
 	}))
 	in, out := leads(t)
-	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+	// A sync row abandoned stays unknown: the API cannot look it up.
+	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out}
 
 	r := enrichFileContext(ctx, t, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
@@ -610,12 +619,12 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 
 func TestProgressOnATerminal(t *testing.T) {
 	var buf bytes.Buffer
-	p := &progress{w: &buf, tty: true, every: 50, before: 10, total: 20}
+	p := &progress{w: &buf, tty: true, every: 50, before: done{rows: 10, failed: 2, credits: 96}, total: 20}
 	p.update(bitscale.BatchProgress{Total: 10, Done: 1, Credits: 12})
 	p.update(bitscale.BatchProgress{Total: 10, Done: 5, Failed: 1, Credits: 48})
 	p.end()
-	want := "\r[################..............] 11/20 rows, 0 failed, 12 credits" +
-		"\r[######################........] 15/20 rows, 1 failed, 48 credits\n"
+	want := "\r[################..............] 11/20 rows, 2 failed, 108 credits" +
+		"\r[######################........] 15/20 rows, 3 failed, 144 credits\n"
 	if buf.String() != want {
 		t.Errorf("progress wrote %q, want %q", buf.String(), want)
 	}
