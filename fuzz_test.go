@@ -181,9 +181,11 @@ func FuzzParseWebhook(f *testing.F) {
 			header = strings.TrimSpace(header+" "+SignWebhookPayload(body, fuzzSecret)) + ","
 		}
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/bitscale", bytes.NewReader(body))
-		req.Header[SignatureHeader] = []string{header}
+		// Set, not assigned under the name as spelled: Get looks up the
+		// canonical form, as a server's parsed request holds it.
+		req.Header.Set(SignatureHeader, header)
 		if runID != "" {
-			req.Header[RunIDHeader] = []string{runID}
+			req.Header.Set(RunIDHeader, runID)
 		}
 		run, err := ParseWebhook(req, fuzzSecret)
 
