@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/bitscale/bitscale-go"
@@ -224,4 +225,48 @@ func ExampleDefaultRetryPolicy() {
 	_, _, err := client.Users.Me(context.Background())
 	fmt.Println(errors.Is(err, bitscale.ErrServer), len(srv.Requests()))
 	// Output: true 1
+}
+
+func ExampleNewWebhookHandler() {
+	// The fake delivers to this machine only when allowed to; BitScale
+	// delivers only to public https:// URLs.
+	srv := bitscaletest.NewServer(bitscaletest.WithLocalWebhooks())
+	defer srv.Close()
+	client := srv.Client()
+
+	handled := make(chan *bitscale.Run, 1)
+	save := func(ctx context.Context, run *bitscale.Run) error {
+		handled <- run // a service would store the run, keyed by run.ID
+		return nil
+	}
+
+	// An unset secret is refused when the handler is built, not with a 401
+	// to every delivery.
+	_, err := bitscale.NewWebhookHandler(save, bitscale.WithWebhookSecret(""))
+	fmt.Println(err)
+
+	h, err := bitscale.NewWebhookHandler(save,
+		bitscale.WithWebhookSecret(srv.WebhookSecret()), // os.Getenv("BITSCALE_WEBHOOK_SECRET")
+		bitscale.WithWebhookMaxAge(24*time.Hour),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	receiver := httptest.NewServer(h)
+	defer receiver.Close()
+
+	started, _, err := client.Grids.RunAsync(context.Background(), "grid_001", &bitscale.RunRequest{
+		Inputs:     map[string]any{bitscaletest.ColumnFullName: "Jane Doe", bitscaletest.ColumnCompany: "Acme Corp"},
+		WebhookURL: receiver.URL + "/webhooks/bitscale",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	run := <-handled
+	fmt.Println(run.Status, run.Outputs[bitscaletest.ColumnEnrichedEmail])
+	fmt.Println("same ref:", run.WebhookRef == started.WebhookRef)
+	// Output:
+	// bitscale: no webhook secret given: the handler would refuse every delivery; give WithWebhookSecret a non-empty secret
+	// completed jane.doe@acmecorp.com
+	// same ref: true
 }

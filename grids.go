@@ -2,9 +2,12 @@ package bitscale
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -98,7 +101,12 @@ type RunRequest struct {
 	// every column.
 	OutputColumns []string `json:"output_columns,omitempty"`
 	// WebhookURL receives the run's result when an asynchronous run ends.
-	// BitScale requires a public https:// URL. RunAsync only.
+	// RunAsync only. BitScale delivers only to a public https:// URL, so
+	// RunAsync refuses, before sending, one that is plain http:// or points
+	// at localhost or a loopback, unspecified, private or link-local IP
+	// address, unless the client's base URL is itself on loopback (a fake
+	// server, which can deliver there). RunAsync adds WebhookRefParam to
+	// the URL's query; the URL must not carry it already.
 	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
@@ -176,16 +184,66 @@ func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) 
 
 // RunAsync starts a grid run on one row and returns at once with the queued
 // run, whose ID Runs.Get and Runs.PollUntilDone take (POST /grids/{id}/run in
-// async mode). When req.WebhookURL is set BitScale posts the result there.
-// It is sent again only as Run is.
+// async mode). It is sent again only as Run is.
+//
+// When req.WebhookURL is set BitScale posts the result there. RunAsync adds
+// a random ref to the URL's query as WebhookRefParam, keeping the rest of
+// the URL as it is, and sets Run.WebhookRef to it; the delivery's run has
+// the same WebhookRef. When the outcome is unknown, the *OutcomeError
+// carries the ref, so that the run's delivery, if the run happened, can be
+// matched to this call even though the answer was lost. req is not
+// modified.
 func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
+	ref := ""
+	if req != nil && req.WebhookURL != "" {
+		if err := s.client.checkWebhookURL("req.WebhookURL", req.WebhookURL); err != nil {
+			return nil, nil, err
+		}
+		ref = newWebhookRef()
+		withRef := *req
+		withRef.WebhookURL = addWebhookRef(req.WebhookURL, ref)
+		req = &withRef
+	}
 	run, resp, err := s.run(ctx, gridID, req, ModeAsync)
 	if err == nil && run.ID == "" {
 		err = &DecodeError{Method: http.MethodPost, Path: resp.Request.URL.EscapedPath(),
 			StatusCode: resp.StatusCode, Err: errNoRunID}
 		err = &OutcomeError{Err: err, note: "it was accepted and may run, but cannot be followed"}
 	}
+	if run != nil {
+		run.WebhookRef = ref
+	}
+	var oe *OutcomeError
+	if ref != "" && errors.As(err, &oe) {
+		oe.WebhookRef = ref
+	}
 	return run, resp, err
+}
+
+// newWebhookRef returns a random ref of 16 bytes in hex: enough that no two
+// runs share one.
+func newWebhookRef() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// addWebhookRef returns raw with ref added to its query as WebhookRefParam.
+// It appends to the URL as written, rather than re-encoding it, so that the
+// rest of the URL reaches the receiver byte for byte.
+func addWebhookRef(raw, ref string) string {
+	rest, fragment, hasFragment := strings.Cut(raw, "#")
+	switch {
+	case !strings.Contains(rest, "?"):
+		rest += "?"
+	case !strings.HasSuffix(rest, "?") && !strings.HasSuffix(rest, "&"):
+		rest += "&"
+	}
+	rest += WebhookRefParam + "=" + ref
+	if hasFragment {
+		rest += "#" + fragment
+	}
+	return rest
 }
 
 // RunAndWait starts an asynchronous run and polls it until it ends, as
@@ -211,8 +269,11 @@ func (s *GridsService) wait(ctx context.Context, gridID string, accepted *Run, o
 	if run == nil {
 		run = accepted
 	}
+	if run != accepted {
+		run.WebhookRef = accepted.WebhookRef // polls do not carry it
+	}
 	if err != nil && !errors.Is(err, ErrRunFailed) {
-		err = &OutcomeError{Err: err, RunID: accepted.ID}
+		err = &OutcomeError{Err: err, RunID: accepted.ID, WebhookRef: accepted.WebhookRef}
 	}
 	return run, err
 }
@@ -265,19 +326,79 @@ func (r *RunRequest) check(mode RunMode) error {
 			return &ArgumentError{Name: "req.OutputColumns", Reason: "has an empty column ID"}
 		}
 	}
-	if r.WebhookURL != "" {
-		return checkWebhookURL("req.WebhookURL", r.WebhookURL)
+	return nil
+}
+
+// checkWebhookURL refuses a webhook URL BitScale would not deliver to: one
+// that is not an absolute https:// URL, or whose host is localhost or a
+// loopback, unspecified, private or link-local IP address. It also refuses
+// one that carries WebhookRefParam, which RunAsync adds.
+func checkWebhookURL(name, raw string) error {
+	u, err := parseWebhookURL(name, raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "https" {
+		return &ArgumentError{Name: name, Reason: "must be an https:// URL: BitScale does not deliver webhooks to http://"}
+	}
+	if why := localHost(u.Hostname()); why != "" {
+		return &ArgumentError{Name: name, Reason: "points at " + why + ": BitScale delivers webhooks only to a publicly accessible URL"}
 	}
 	return nil
 }
 
-// checkWebhookURL refuses a webhook URL that is not an absolute http(s)
-// URL. BitScale requires a public https:// one; plain http is let through
-// for fakes and tunnels in tests.
-func checkWebhookURL(name, raw string) error {
+// checkWebhookURL is checkWebhookURL, except that when the client's API is
+// itself on loopback, as a fake server is, it lets through plain http://
+// and local hosts, which such a server can deliver to.
+func (c *Client) checkWebhookURL(name, raw string) error {
+	if loopback(c.core.baseURL.Hostname()) {
+		_, err := parseWebhookURL(name, raw)
+		return err
+	}
+	return checkWebhookURL(name, raw)
+}
+
+// parseWebhookURL parses an absolute http(s) webhook URL without
+// WebhookRefParam in its query.
+func parseWebhookURL(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return &ArgumentError{Name: name, Reason: "must be an absolute http(s) URL (BitScale requires a public https:// one)"}
+		return nil, &ArgumentError{Name: name, Reason: "must be an absolute https:// URL"}
 	}
-	return nil
+	if u.Query().Has(WebhookRefParam) {
+		return nil, &ArgumentError{Name: name, Reason: "must not carry the query parameter " + WebhookRefParam + ": RunAsync adds it"}
+	}
+	return u, nil
+}
+
+// localHost says what local place host names, or returns "" for a host
+// that may be public. Only IP literals and the localhost names are judged:
+// a DNS name's addresses are BitScale's to resolve.
+func localHost(host string) string {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return "localhost"
+	}
+	ip, err := netip.ParseAddr(name)
+	if err != nil {
+		// Resolvers read "127.1" and "2130706433" as IPv4 addresses; no
+		// public DNS name ends in a numeric label.
+		last := name[strings.LastIndex(name, ".")+1:]
+		if last != "" && strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") {
+			return "a numeric host that is not a standard IP address"
+		}
+		return ""
+	}
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		return "a loopback address"
+	case ip.IsUnspecified():
+		return "an unspecified address"
+	case ip.IsPrivate():
+		return "a private address"
+	case ip.IsLinkLocalUnicast():
+		return "a link-local address"
+	}
+	return ""
 }

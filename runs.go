@@ -49,6 +49,14 @@ type Run struct {
 	Error       *RunError      `json:"error,omitempty"`
 	StartedAt   *time.Time     `json:"started_at,omitempty"`
 	CompletedAt *time.Time     `json:"completed_at,omitempty"`
+
+	// WebhookRef ties a run to the request that started it even when the
+	// answer to that request was lost. RunAsync sets it to the random ref
+	// it added to the webhook URL's query as WebhookRefParam; ParseWebhook
+	// and WebhookHandler set it to the ref in the delivery URL's query. It
+	// is not part of the API's JSON, and the webhook signature does not
+	// cover it: it matches a delivery to its call, it proves nothing.
+	WebhookRef string `json:"-"`
 }
 
 // Credits is what a run cost.

@@ -162,7 +162,8 @@ func TestRunAndWait(t *testing.T) {
 	assert.Equal(t, bitscale.RunCompleted, run.Status)
 	assert.EqualValues(t, 3, polls.Load())
 	assert.Equal(t, "async", body["mode"])
-	assert.Equal(t, "https://hooks.example.com/b", body["webhook_url"])
+	assert.Regexp(t, `^[0-9a-f]{32}$`, run.WebhookRef)
+	assert.Equal(t, "https://hooks.example.com/b?bitscale_ref="+run.WebhookRef, body["webhook_url"], "sent with the run's ref")
 }
 
 func TestRunAndWaitReturnsRunAsyncError(t *testing.T) {

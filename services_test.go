@@ -157,11 +157,13 @@ func TestGridsRunAsyncDecodesReferenceExample(t *testing.T) {
 		WebhookURL: "https://your-server.com/webhooks/bitscale",
 	})
 	require.NoError(t, err)
+	assert.Regexp(t, `^[0-9a-f]{32}$`, run.WebhookRef, "the ref RunAsync added to the webhook URL")
 	assert.Equal(t, &bitscale.Run{
-		ID:      "run_xyz789",
-		Mode:    bitscale.ModeAsync,
-		Status:  bitscale.RunQueued,
-		PollURL: "https://api.bitscale.ai/api/v1/grids/grid_001/runs/run_xyz789",
+		ID:         "run_xyz789",
+		Mode:       bitscale.ModeAsync,
+		Status:     bitscale.RunQueued,
+		PollURL:    "https://api.bitscale.ai/api/v1/grids/grid_001/runs/run_xyz789",
+		WebhookRef: run.WebhookRef,
 	}, run)
 }
 
@@ -242,6 +244,9 @@ func TestEveryOperationOnTheWire(t *testing.T) {
 		WebhookURL: "https://your-server.com/webhooks/bitscale",
 	})
 	require.ErrorIs(t, err, bitscale.ErrOutcomeUnknown)
+	var unknown *bitscale.OutcomeError
+	require.ErrorAs(t, err, &unknown)
+	require.Regexp(t, `^[0-9a-f]{32}$`, unknown.WebhookRef, "the run can still be matched to its delivery")
 	_, _, err = c.Runs.Get(ctx, "grid_001", "run_xyz789")
 	require.NoError(t, err)
 
@@ -262,7 +267,7 @@ func TestEveryOperationOnTheWire(t *testing.T) {
 		{"POST", "/api/v1/grids/grid_001/run", "", testWorkspace, map[string]any{
 			"mode":        "async",
 			"inputs":      map[string]any{"3f7a1c2e-9b4d-4e8f-a012-bc3d56ef7890": "Jane Doe"},
-			"webhook_url": "https://your-server.com/webhooks/bitscale",
+			"webhook_url": "https://your-server.com/webhooks/bitscale?bitscale_ref=" + unknown.WebhookRef,
 		}},
 		{"GET", "/api/v1/grids/grid_001/runs/run_xyz789", "", testWorkspace, nil},
 	}

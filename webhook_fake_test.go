@@ -49,12 +49,13 @@ const referenceWebhook = `{
   "completed_at": "2024-04-15T12:00:04Z"
 }`
 
-// newWebhookFake starts a fake whose runs and webhook retries take a few
-// milliseconds, then opts, and a client of it. Both close when the test
+// newWebhookFake starts a fake that delivers to local URLs, whose runs and
+// webhook retries take a few milliseconds, then opts, and a client of it. Both close when the test
 // ends.
 func newWebhookFake(t *testing.T, opts ...bitscaletest.Option) (*bitscaletest.Server, *bitscale.Client) {
 	t.Helper()
 	base := []bitscaletest.Option{
+		bitscaletest.WithLocalWebhooks(), // deliveries go to httptest servers
 		bitscaletest.WithRunDurations(2*time.Millisecond, 2*time.Millisecond),
 		bitscaletest.WithWebhookBackoff(5 * time.Millisecond),
 	}
@@ -172,7 +173,7 @@ func TestFakeDeliversCompletedRunToWebhookHandler(t *testing.T) {
 
 	require.Equal(t, []int{http.StatusNoContent}, attemptStatuses(ds), "one attempt, acknowledged")
 	d := ds[0]
-	assert.Equal(t, hookURL, d.URL)
+	assert.Equal(t, hookURL+"?bitscale_ref="+accepted.WebhookRef, d.URL, "the URL given, with the run's ref")
 	assert.Equal(t, 1, d.Attempt)
 	assert.NoError(t, d.Err)
 	assert.Equal(t, bitscale.SignWebhookPayload(d.Body, srv.WebhookSecret()), d.Signature)
@@ -184,6 +185,7 @@ func TestFakeDeliversCompletedRunToWebhookHandler(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, accepted.ID, got.ID)
+	assert.Equal(t, accepted.WebhookRef, got.WebhookRef, "the delivery carries the ref RunAsync returned")
 	assert.Equal(t, bitscaletest.SeedGridID, got.GridID)
 	assert.Equal(t, bitscale.RunCompleted, got.Status)
 	assert.Equal(t, polled.Outputs, got.Outputs, "the webhook carries what polling returns")

@@ -108,6 +108,9 @@ func TestVerifyWebhookSignature(t *testing.T) {
 		{"several, comma and space, match first", payload, lower + ", " + other, []string{webhookSecret}, nil},
 		{"several, space separated", payload, other + " sha256=" + lower, []string{webhookSecret}, nil},
 		{"several, with garbage among them", payload, "v1=abc, " + lower + ",,", []string{webhookSecret}, nil},
+		{"eight signatures, the most allowed", payload, strings.Repeat("x,", 7) + lower, []string{webhookSecret}, nil},
+		{"4 KiB, the most allowed", payload, strings.Repeat(" ", 4096-len(lower)) + lower, []string{webhookSecret}, nil},
+		{"blank secret skipped", payload, lower, []string{"  ", webhookSecret}, nil},
 		{"surrounding blanks", payload, "  " + lower + "\t", []string{webhookSecret}, nil},
 		{"rotation: signed with old", payload, hex.EncodeToString(webhookMAC(payload, "old")), []string{"old", "new"}, nil},
 		{"rotation: signed with new", payload, hex.EncodeToString(webhookMAC(payload, "new")), []string{"old", "new"}, nil},
@@ -117,17 +120,21 @@ func TestVerifyWebhookSignature(t *testing.T) {
 		{"wrong secret", payload, lower, []string{"not the secret"}, bitscale.ErrInvalidSignature},
 		{"rotation: signed with neither", payload, lower, []string{"old", "new"}, bitscale.ErrInvalidSignature},
 		{"several, none matches", payload, other + "," + other, []string{webhookSecret}, bitscale.ErrInvalidSignature},
-		{"signature truncated by one byte", payload, lower[:62], []string{webhookSecret}, bitscale.ErrMissingSignature},
+		{"signature truncated by one byte", payload, lower[:62], []string{webhookSecret}, bitscale.ErrMalformedSignature},
 		{"empty payload", nil, lower, []string{webhookSecret}, bitscale.ErrInvalidSignature},
 
 		{"empty header", payload, "", []string{webhookSecret}, bitscale.ErrMissingSignature},
 		{"blank header", payload, " , ,\t", []string{webhookSecret}, bitscale.ErrMissingSignature},
-		{"garbage header", payload, "not a signature", []string{webhookSecret}, bitscale.ErrMissingSignature},
-		{"prefix only", payload, "sha256=", []string{webhookSecret}, bitscale.ErrMissingSignature},
-		{"digest of another size", payload, hex.EncodeToString(sum[:20]), []string{webhookSecret}, bitscale.ErrMissingSignature},
+		{"garbage header", payload, "not a signature", []string{webhookSecret}, bitscale.ErrMalformedSignature},
+		{"prefix only", payload, "sha256=", []string{webhookSecret}, bitscale.ErrMalformedSignature},
+		{"digest of another size", payload, hex.EncodeToString(sum[:20]), []string{webhookSecret}, bitscale.ErrMalformedSignature},
+		{"over 4 KiB, digest first", payload, lower + strings.Repeat(" ", 4096), []string{webhookSecret}, bitscale.ErrMalformedSignature},
+		{"nine signatures, digest first", payload, lower + strings.Repeat(",x", 8), []string{webhookSecret}, bitscale.ErrMalformedSignature},
 
 		{"no secrets", payload, lower, nil, bitscale.ErrNoWebhookSecret},
 		{"only empty secrets", payload, lower, []string{"", ""}, bitscale.ErrNoWebhookSecret},
+		{"only blank secrets", payload, hex.EncodeToString(webhookMAC(payload, " ")), []string{" ", "\t\n"}, bitscale.ErrNoWebhookSecret},
+		{"no secrets, no signature", payload, "", nil, bitscale.ErrNoWebhookSecret},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +144,11 @@ func TestVerifyWebhookSignature(t *testing.T) {
 				return
 			}
 			assert.ErrorIs(t, err, tc.want)
+			for _, other := range []error{bitscale.ErrNoWebhookSecret, bitscale.ErrMissingSignature, bitscale.ErrMalformedSignature, bitscale.ErrInvalidSignature} {
+				if other != tc.want {
+					assert.NotErrorIs(t, err, other, "one cause, told apart from the others")
+				}
+			}
 		})
 	}
 }
@@ -218,6 +230,8 @@ func TestParseWebhookRefusals(t *testing.T) {
 		{"unsigned garbage", []byte("not json"), sign(valid), "", bitscale.ErrInvalidSignature},
 		{"signed with another secret", valid, bitscale.SignWebhookPayload(valid, "other"), "", bitscale.ErrInvalidSignature},
 		{"no signature", valid, "", "", bitscale.ErrMissingSignature},
+		{"malformed signature", valid, "sha1=" + sign(valid)[:40], "", bitscale.ErrMalformedSignature},
+		{"no signature, body not a run", []byte("not json"), "", "", bitscale.ErrMissingSignature},
 		{"run id header names another run", valid, sign(valid), "run_other", bitscale.ErrInvalidWebhook},
 		{"array", []byte(`[]`), sign([]byte(`[]`)), "", bitscale.ErrInvalidWebhook},
 		{"empty object", []byte(`{}`), sign([]byte(`{}`)), "", bitscale.ErrInvalidWebhook},
@@ -233,7 +247,7 @@ func TestParseWebhookRefusals(t *testing.T) {
 			run, err := bitscale.ParseWebhook(delivery(tc.body, tc.sig, tc.runID), webhookSecret)
 			require.ErrorIs(t, err, tc.want)
 			assert.Nil(t, run, "nothing is returned from a refused delivery")
-			for _, other := range []error{bitscale.ErrInvalidSignature, bitscale.ErrMissingSignature, bitscale.ErrInvalidWebhook, bitscale.ErrWebhookTooLarge} {
+			for _, other := range []error{bitscale.ErrInvalidSignature, bitscale.ErrMissingSignature, bitscale.ErrMalformedSignature, bitscale.ErrInvalidWebhook, bitscale.ErrWebhookTooLarge} {
 				if other != tc.want {
 					assert.NotErrorIs(t, err, other)
 				}
@@ -242,12 +256,83 @@ func TestParseWebhookRefusals(t *testing.T) {
 	}
 }
 
-func TestParseWebhookNoSecret(t *testing.T) {
+// readCounter is a request body that counts the bytes read from it.
+type readCounter struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestParseWebhookNoSecretReadsNothing(t *testing.T) {
 	body := runJSON("run_1", "completed")
-	for _, secrets := range [][]string{nil, {""}} {
-		run, err := bitscale.ParseWebhook(delivery(body, bitscale.SignWebhookPayload(body, ""), ""), secrets...)
-		assert.ErrorIs(t, err, bitscale.ErrNoWebhookSecret)
-		assert.Nil(t, run)
+	for _, tc := range []struct {
+		name    string
+		secrets []string
+		sig     string
+	}{
+		{"no secrets", nil, bitscale.SignWebhookPayload(body, "")},
+		{"empty secret", []string{""}, bitscale.SignWebhookPayload(body, "")},
+		{"blank secrets", []string{" ", "\n"}, bitscale.SignWebhookPayload(body, " ")},
+		{"no secret and no signature", nil, ""},
+		{"no secret and a malformed signature", []string{""}, "sha256=zz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := delivery(nil, tc.sig, "")
+			counter := &readCounter{r: bytes.NewReader(body)}
+			r.Body = io.NopCloser(counter)
+			run, err := bitscale.ParseWebhook(r, tc.secrets...)
+			assert.Equal(t, bitscale.ErrNoWebhookSecret, err, "the setup's fault comes first, unwrapped")
+			assert.Nil(t, run)
+			assert.Zero(t, counter.n.Load(), "the body is not read")
+		})
+	}
+}
+
+func TestParseWebhookRefusesBadSignatureHeaderUnread(t *testing.T) {
+	body := runJSON("run_1", "completed")
+	for _, tc := range []struct {
+		name, sig string
+		want      error
+	}{
+		{"none", "", bitscale.ErrMissingSignature},
+		{"blank", " ,\t", bitscale.ErrMissingSignature},
+		{"no digest", "v1=abc", bitscale.ErrMalformedSignature},
+		{"1 MiB of commas", strings.Repeat(",", 1<<20), bitscale.ErrMalformedSignature},
+		{"1 MiB of fields", strings.Repeat("a,", 1<<19), bitscale.ErrMalformedSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := delivery(nil, "", "")
+			r.Header.Set(bitscale.SignatureHeader, tc.sig)
+			counter := &readCounter{r: bytes.NewReader(body)}
+			r.Body = io.NopCloser(counter)
+			run, err := bitscale.ParseWebhook(r, webhookSecret)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, run)
+			assert.Zero(t, counter.n.Load(), "an unsigned delivery's body is not read")
+		})
+	}
+}
+
+func TestParseWebhookSetsWebhookRefFromURL(t *testing.T) {
+	body := runJSON("run_1", "completed")
+	sig := bitscale.SignWebhookPayload(body, webhookSecret)
+	for target, want := range map[string]string{
+		"/webhooks/bitscale":                                "",
+		"/webhooks/bitscale?bitscale_ref=0123abcd":          "0123abcd",
+		"/webhooks/bitscale?tenant=7&bitscale_ref=0123abcd": "0123abcd",
+		"/webhooks/bitscale?bitscale_ref=0123abcd&tenant=7": "0123abcd",
+		"/webhooks/bitscale?other_ref=0123abcd&tenant=7":    "",
+	} {
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		r.Header.Set(bitscale.SignatureHeader, sig)
+		run, err := bitscale.ParseWebhook(r, webhookSecret)
+		require.NoError(t, err, target)
+		assert.Equal(t, want, run.WebhookRef, target)
 	}
 }
 
@@ -339,34 +424,46 @@ func (rig *webhookRig) send(method string, body []byte, sig string) (int, string
 
 func TestWebhookHandlerStatuses(t *testing.T) {
 	valid := fixture(t, "webhook_payload.json")
+	signed := bitscale.SignWebhookPayload(valid, webhookSecret)
 	cases := []struct {
-		name   string
-		method string
-		body   []byte
-		sig    string
-		opts   []bitscale.WebhookOption
-		want   int
+		name     string
+		method   string
+		body     []byte
+		sig      string
+		opts     []bitscale.WebhookOption
+		want     int
+		wantText string
 	}{
-		{"GET", http.MethodGet, nil, "", nil, http.StatusMethodNotAllowed},
-		{"PUT, validly signed", http.MethodPut, valid, bitscale.SignWebhookPayload(valid, webhookSecret), nil, http.StatusMethodNotAllowed},
-		{"too large", http.MethodPost, valid, bitscale.SignWebhookPayload(valid, webhookSecret),
-			[]bitscale.WebhookOption{bitscale.WithWebhookMaxBody(64)}, http.StatusRequestEntityTooLarge},
-		{"bad signature", http.MethodPost, valid, bitscale.SignWebhookPayload(valid, "other"), nil, http.StatusUnauthorized},
-		{"no signature", http.MethodPost, valid, "", nil, http.StatusUnauthorized},
-		{"garbage signature", http.MethodPost, valid, "garbage", nil, http.StatusUnauthorized},
-		{"not a run", http.MethodPost, []byte(`{}`), bitscale.SignWebhookPayload([]byte(`{}`), webhookSecret), nil, http.StatusBadRequest},
-		{"not json", http.MethodPost, []byte(`<html>`), bitscale.SignWebhookPayload([]byte(`<html>`), webhookSecret), nil, http.StatusBadRequest},
+		{"GET", http.MethodGet, nil, "", nil, http.StatusMethodNotAllowed, "method not allowed\n"},
+		{"PUT, validly signed", http.MethodPut, valid, signed, nil, http.StatusMethodNotAllowed, "method not allowed\n"},
+		{"too large", http.MethodPost, valid, signed,
+			[]bitscale.WebhookOption{bitscale.WithWebhookMaxBody(64)}, http.StatusRequestEntityTooLarge, "bitscale: webhook body too large\n"},
+		{"bad signature", http.MethodPost, valid, bitscale.SignWebhookPayload(valid, "other"), nil, http.StatusUnauthorized, "invalid signature\n"},
+		{"no signature", http.MethodPost, valid, "", nil, http.StatusUnauthorized, "missing X-BitScale-Signature\n"},
+		{"garbage signature", http.MethodPost, valid, "garbage", nil, http.StatusUnauthorized, "malformed X-BitScale-Signature\n"},
+		{"SHA-1 signature", http.MethodPost, valid, "sha1=" + signed[:40], nil, http.StatusUnauthorized, "malformed X-BitScale-Signature\n"},
+		{"signature header over 4 KiB", http.MethodPost, valid, signed + strings.Repeat(",", 4096), nil, http.StatusUnauthorized, "malformed X-BitScale-Signature\n"},
+		{"not a run", http.MethodPost, []byte(`{}`), bitscale.SignWebhookPayload([]byte(`{}`), webhookSecret), nil, http.StatusBadRequest,
+			"bitscale: webhook payload is not a run: no run_id or status\n"},
+		{"not json", http.MethodPost, []byte(`<html>`), bitscale.SignWebhookPayload([]byte(`<html>`), webhookSecret), nil, http.StatusBadRequest,
+			"bitscale: webhook payload is not a run: invalid character '<' looking for beginning of value\n"},
+		{"genuine", http.MethodPost, valid, signed, nil, http.StatusNoContent, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]bitscale.WebhookOption{bitscale.WithWebhookSecret(webhookSecret)}, tc.opts...)
 			rig := newWebhookRig(t, nil, opts...)
-			status, _, header := rig.send(tc.method, tc.body, tc.sig)
+			status, text, header := rig.send(tc.method, tc.body, tc.sig)
 			assert.Equal(t, tc.want, status)
+			assert.Equal(t, tc.wantText, text, "what the sender reads")
 			if tc.want == http.StatusMethodNotAllowed {
 				assert.Equal(t, http.MethodPost, header.Get("Allow"))
 			}
-			assert.Zero(t, rig.calls.Load(), "fn is not called for a refused delivery")
+			wantCalls := 0
+			if tc.want == http.StatusNoContent {
+				wantCalls = 1
+			}
+			assert.EqualValues(t, wantCalls, rig.calls.Load(), "fn is called only for an accepted delivery")
 		})
 	}
 }
@@ -636,14 +733,127 @@ func TestWebhookHandlerSecretRotation(t *testing.T) {
 	assert.EqualValues(t, 2, rig.calls.Load())
 }
 
-func TestWebhookHandlerWithoutSecretRefusesAll(t *testing.T) {
+func TestNewWebhookHandlerRefusesBadSetups(t *testing.T) {
+	fn := func(context.Context, *bitscale.Run) error { return nil }
+	secret := bitscale.WithWebhookSecret(webhookSecret)
+	for _, tc := range []struct {
+		name   string
+		fn     func(context.Context, *bitscale.Run) error
+		opts   []bitscale.WebhookOption
+		want   string
+		noSecr bool // the error matches ErrNoWebhookSecret
+	}{
+		{"no secret option", fn, nil,
+			"bitscale: no webhook secret given: the handler would refuse every delivery; give WithWebhookSecret a non-empty secret", true},
+		{"unset variable", fn, []bitscale.WebhookOption{bitscale.WithWebhookSecret("")}, "bitscale: no webhook secret given", true},
+		{"blank secrets", fn, []bitscale.WebhookOption{bitscale.WithWebhookSecret(" ", "\t\n")}, "bitscale: no webhook secret given", true},
+		{"no secrets in the option", fn, []bitscale.WebhookOption{bitscale.WithWebhookSecret()}, "bitscale: no webhook secret given", true},
+		{"nil fn", nil, []bitscale.WebhookOption{secret}, "bitscale: webhook handler: nil fn", false},
+		{"nil option", fn, []bitscale.WebhookOption{secret, nil}, "bitscale: webhook handler: nil WebhookOption", false},
+		{"zero max body", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookMaxBody(0)},
+			"bitscale: WithWebhookMaxBody: need a positive size, got 0", false},
+		{"negative max body", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookMaxBody(-1)},
+			"bitscale: WithWebhookMaxBody: need a positive size, got -1", false},
+		{"negative dedup", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookDedup(-5)},
+			"bitscale: WithWebhookDedup: negative count -5", false},
+		{"nil run set", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookRunSet(nil)},
+			"bitscale: WithWebhookRunSet: nil RunSet", false},
+		{"nil logger", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookLogger(nil)},
+			"bitscale: WithWebhookLogger: nil logger", false},
+		{"zero max age", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookMaxAge(0)},
+			"bitscale: WithWebhookMaxAge: need a positive duration, got 0s", false},
+		{"negative max age", fn, []bitscale.WebhookOption{secret, bitscale.WithWebhookMaxAge(-time.Hour)},
+			"bitscale: WithWebhookMaxAge: need a positive duration, got -1h0m0s", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := bitscale.NewWebhookHandler(tc.fn, tc.opts...)
+			require.Error(t, err)
+			assert.Nil(t, h)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, tc.noSecr, errors.Is(err, bitscale.ErrNoWebhookSecret), err)
+
+			// WebhookHandler panics with the very same error, at once.
+			defer func() {
+				p := recover()
+				perr, ok := p.(error)
+				require.True(t, ok, "WebhookHandler panicked with %v, want an error", p)
+				assert.Equal(t, err.Error(), perr.Error())
+				assert.Equal(t, tc.noSecr, errors.Is(perr, bitscale.ErrNoWebhookSecret))
+			}()
+			bitscale.WebhookHandler(tc.fn, tc.opts...)
+			t.Error("WebhookHandler did not panic")
+		})
+	}
+}
+
+func TestNewWebhookHandlerTakesOneUsableSecretAmongUnset(t *testing.T) {
+	// A second secret left unset while not rotating is no error.
+	h, err := bitscale.NewWebhookHandler(func(context.Context, *bitscale.Run) error { return nil },
+		bitscale.WithWebhookSecret("", webhookSecret), bitscale.WithWebhookSecret(" "))
+	require.NoError(t, err)
 	body := runJSON("run_1", "completed")
-	rig := newWebhookRig(t, nil)
-	status, _ := rig.post(body, webhookSecret)
-	assert.Equal(t, http.StatusUnauthorized, status)
-	status, _, _ = rig.send(http.MethodPost, body, bitscale.SignWebhookPayload(body, ""))
-	assert.Equal(t, http.StatusUnauthorized, status, "an empty key signs nothing")
-	assert.Zero(t, rig.calls.Load())
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, delivery(body, bitscale.SignWebhookPayload(body, webhookSecret), ""))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, delivery(body, bitscale.SignWebhookPayload(body, " "), ""))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "a blank secret verifies nothing")
+}
+
+func TestWebhookHandlerMaxAge(t *testing.T) {
+	// Ages far from the limit either way, so that the test's own duration
+	// cannot change the verdict.
+	at := func(ago time.Duration) []byte {
+		return []byte(fmt.Sprintf(`{"run_id":"run_%d","status":"completed","completed_at":%q}`,
+			ago/time.Minute, time.Now().Add(-ago).UTC().Format(time.RFC3339)))
+	}
+	for _, tc := range []struct {
+		name       string
+		body       []byte
+		want       int
+		wantPrefix string // of the answer text
+		wantSuffix string
+	}{
+		{"recent", at(time.Minute), http.StatusNoContent, "", ""},
+		{"clock ahead", at(-time.Minute), http.StatusNoContent, "", ""},
+		// The seconds the test takes may show in the age.
+		{"a day old", at(24 * time.Hour), http.StatusBadRequest, "delivery too old: run completed 24h0m", " ago, more than the 1h0m0s allowed\n"},
+		{"no completed_at", runJSON("run_x", "completed"), http.StatusBadRequest, "delivery has no completed_at, so its age cannot be checked\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret(webhookSecret), bitscale.WithWebhookMaxAge(time.Hour))
+			status, text := rig.post(tc.body, webhookSecret)
+			assert.Equal(t, tc.want, status)
+			assert.True(t, strings.HasPrefix(text, tc.wantPrefix), "text %q, want it to start %q", text, tc.wantPrefix)
+			assert.True(t, strings.HasSuffix(text, tc.wantSuffix), "text %q, want it to end %q", text, tc.wantSuffix)
+			wantCalls := 0
+			if tc.want == http.StatusNoContent {
+				wantCalls = 1
+			}
+			assert.EqualValues(t, wantCalls, rig.calls.Load(), "fn is not called for a stale delivery")
+		})
+	}
+
+	// Without the option, age is no reason to refuse.
+	rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret(webhookSecret))
+	status, _ := rig.post(at(24*time.Hour), webhookSecret)
+	assert.Equal(t, http.StatusNoContent, status)
+}
+
+func TestWebhookHandlerPassesWebhookRefToFn(t *testing.T) {
+	var got atomic.Pointer[bitscale.Run]
+	h := bitscale.WebhookHandler(func(_ context.Context, run *bitscale.Run) error {
+		got.Store(run)
+		return nil
+	}, bitscale.WithWebhookSecret(webhookSecret))
+	body := runJSON("run_1", "completed")
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/bitscale?tenant=7&bitscale_ref=9f86d081884c7d65", bytes.NewReader(body))
+	r.Header.Set(bitscale.SignatureHeader, bitscale.SignWebhookPayload(body, webhookSecret))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	require.NotNil(t, got.Load())
+	assert.Equal(t, "9f86d081884c7d65", got.Load().WebhookRef)
 }
 
 func TestWebhookHandlerLogsRefusalsAndFailures(t *testing.T) {
@@ -656,16 +866,26 @@ func TestWebhookHandlerLogsRefusalsAndFailures(t *testing.T) {
 
 	status, _ := rig.post(runJSON("run_1", "completed"), "wrong")
 	assert.Equal(t, http.StatusUnauthorized, status)
+	status, _, _ = rig.send(http.MethodPost, runJSON("run_1", "completed"), "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, _, _ = rig.send(http.MethodPost, runJSON("run_1", "completed"), "v1=abc")
+	assert.Equal(t, http.StatusUnauthorized, status)
 	status, _ = rig.post(runJSON("run_2", "completed"), webhookSecret)
 	assert.Equal(t, http.StatusInternalServerError, status)
 
 	mu.Lock()
 	defer mu.Unlock()
-	out := buf.String()
-	assert.Contains(t, out, "status=401")
-	assert.Contains(t, out, "run_2")
-	assert.Contains(t, out, "disk full")
-	assert.NotContains(t, out, webhookSecret)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 4, buf.String())
+	for i, want := range []string{
+		`level=WARN msg="bitscale: webhook refused" status=401 reason="invalid signature"`,
+		`level=WARN msg="bitscale: webhook refused" status=401 reason="missing X-BitScale-Signature"`,
+		`level=WARN msg="bitscale: webhook refused" status=401 reason="malformed X-BitScale-Signature"`,
+		`level=ERROR msg="bitscale: webhook handler failed" run_id=run_2 error="disk full"`,
+	} {
+		assert.Contains(t, lines[i], want)
+	}
+	assert.NotContains(t, buf.String(), webhookSecret)
 }
 
 // lockedWriter serializes writes from the server's goroutines.

@@ -150,3 +150,10 @@ func WithWebhookTimeout(d time.Duration) Option { return fakeserver.WithWebhookT
 // WithWebhookBackoff sets the first wait before a webhook is delivered
 // again; it doubles with each retry.
 func WithWebhookBackoff(base time.Duration) Option { return fakeserver.WithWebhookBackoff(base) }
+
+// WithLocalWebhooks lets runs give a webhook URL that is plain http:// or
+// on localhost or a private address, such as an httptest server's, and
+// delivers there. Without it the fake refuses such a URL, as BitScale
+// does, with 422 WEBHOOK_DELIVERY_FAILED (bitscale.ErrWebhookDeliveryFailed).
+// The SDK's own check lets such URLs through to a fake on loopback.
+func WithLocalWebhooks() Option { return fakeserver.WithLocalWebhooks() }

@@ -3,12 +3,14 @@
 // prints the outputs by column name and the credits the run cost.
 //
 // With BITSCALE_API_KEY set it talks to the real API (BITSCALE_WORKSPACE_ID
-// picks the workspace, BITSCALE_GRID_ID or -grid the grid) and spends
-// credits. Without a key it starts the SDK's embedded fake BitScale server
-// and runs there.
+// picks the workspace, BITSCALE_GRID_ID or -grid the grid) and runs the
+// grid, which spends credits, only when -run is given; without it, it
+// checks the row against the grid and stops. Without a key it starts the
+// SDK's embedded fake BitScale server and runs there.
 //
 //	go run ./examples/async-run
 //	go run ./examples/async-run -grid grid_001 -input "Full Name=Ada Lovelace" -input "Company=Analytical Engines"
+//	BITSCALE_API_KEY=... go run ./examples/async-run -grid GRID_ID -run
 package main
 
 import (
@@ -29,12 +31,26 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout)
-	if err != nil && !errors.Is(err, flag.ErrHelp) { // -h printed the usage
-		fmt.Fprintln(os.Stderr, "async-run:", err)
-		os.Exit(1)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a command line the flags refused; they printed why.
+var errUsage = errors.New("usage")
+
+// cli runs the program and returns its exit status: 0 when it did its work
+// or printed the help -h asked for, 2 for a bad command line, 1 otherwise.
+func cli(ctx context.Context, args []string, out, errOut io.Writer) int {
+	err := run(ctx, args, out)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
+	fmt.Fprintln(errOut, "async-run:", err)
+	return 1
 }
 
 // inputs collects repeated -input "Column Name=value" flags.
@@ -54,46 +70,53 @@ func (in inputs) Set(s string) error {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("async-run", flag.ContinueOnError)
 	fs.SetOutput(out)
-	gridID := fs.String("grid", defaultGrid(), "the `ID` of the grid to run; $BITSCALE_GRID_ID sets the default")
+	gridID := fs.String("grid", "", "the `ID` of the grid to run (default $BITSCALE_GRID_ID, or the embedded fake's "+bitscaletest.SeedGridID+" without BITSCALE_API_KEY)")
+	spend := fs.Bool("run", false, "with BITSCALE_API_KEY set, run the grid (spends credits); the embedded fake always runs")
 	in := inputs{}
 	fs.Var(in, "input", `an input as "Column Name=value" (repeatable; default: the reference's example row)`)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(in) == 0 {
 		in["Full Name"], in["Company"] = "Jane Doe", "Acme Corp"
 	}
+	if *gridID == "" {
+		*gridID = os.Getenv("BITSCALE_GRID_ID")
+	}
 
-	client, closeFn, err := connect(out)
+	client, fake, closeFn, err := connect(out)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	return runGrid(ctx, out, client, *gridID, in)
-}
-
-func defaultGrid() string {
-	if id := os.Getenv("BITSCALE_GRID_ID"); id != "" {
-		return id
+	if *gridID == "" {
+		if !fake {
+			return errors.New("no grid to run: pass -grid or set BITSCALE_GRID_ID")
+		}
+		*gridID = bitscaletest.SeedGridID
 	}
-	return bitscaletest.SeedGridID
+	return runGrid(ctx, out, client, *gridID, in, fake || *spend) // the fake's credits are free
 }
 
 // connect returns a client of the real API when BITSCALE_API_KEY is set,
-// and otherwise one of a fake server started here, with what closes it.
-func connect(out io.Writer) (*bitscale.Client, func(), error) {
+// and otherwise one of a fake server started here, with whether it is the
+// fake and what closes it.
+func connect(out io.Writer) (c *bitscale.Client, fake bool, closeFn func(), err error) {
 	if os.Getenv("BITSCALE_API_KEY") != "" {
 		c, err := bitscale.NewClientFromEnv()
 		if err != nil {
-			return nil, nil, err
+			return nil, false, nil, err
 		}
-		return c, c.CloseIdleConnections, nil
+		return c, false, c.CloseIdleConnections, nil
 	}
 	// Slow enough stages that the polling below sees each one.
 	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(300*time.Millisecond, time.Second))
 	fmt.Fprintf(out, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n\n", srv.URL())
-	c := srv.Client()
-	return c, func() { c.CloseIdleConnections(); srv.Close() }, nil
+	c = srv.Client()
+	return c, true, func() { c.CloseIdleConnections(); srv.Close() }, nil
 }
 
 // pollOptions polls often at first, for a short run, then backs off, for
@@ -104,9 +127,10 @@ var pollOptions = bitscale.PollOptions{
 }
 
 // runGrid runs a grid on the row in, given by column names, and waits for
-// the run to end. A run that fails is reported on out and returned as an
-// error matching bitscale.ErrRunFailed.
-func runGrid(ctx context.Context, out io.Writer, c *bitscale.Client, gridID string, in map[string]any) error {
+// the run to end; unless spend is false, when it only checks the row. A
+// run that fails is reported on out and returned as an error matching
+// bitscale.ErrRunFailed.
+func runGrid(ctx context.Context, out io.Writer, c *bitscale.Client, gridID string, in map[string]any, spend bool) error {
 	grid, _, err := c.Grids.Get(ctx, gridID)
 	if err != nil {
 		return err
@@ -116,6 +140,12 @@ func runGrid(ctx context.Context, out io.Writer, c *bitscale.Client, gridID stri
 	req, err := grid.RunRequest(in)
 	if err != nil {
 		return err
+	}
+	if !spend {
+		fmt.Fprintf(out, "Grid %s (%s) takes the row:\n", grid.Name, grid.ID)
+		printValues(out, in)
+		fmt.Fprintln(out, "\nRuns spend credits: pass -run to run the grid.")
+		return nil
 	}
 	fmt.Fprintf(out, "Running grid %s (%s) on:\n", grid.Name, grid.ID)
 	printValues(out, in)

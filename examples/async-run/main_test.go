@@ -45,7 +45,7 @@ func TestAsyncRunWithAKeyUsesTheEnvironment(t *testing.T) {
 	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
 	t.Setenv("BITSCALE_GRID_ID", bitscaletest.SeedGridID)
 	var out bytes.Buffer
-	if err := run(context.Background(), nil, &out); err != nil {
+	if err := run(context.Background(), []string{"-run"}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "embedded fake") {
@@ -55,6 +55,67 @@ func TestAsyncRunWithAKeyUsesTheEnvironment(t *testing.T) {
 	if n := len(srv.Runs()); n != 1 {
 		t.Errorf("the server ran %d runs, want 1", n)
 	}
+}
+
+func TestAsyncRunWithAKeyRunsOnlyWithRun(t *testing.T) {
+	srv := bitscaletest.NewServer()
+	defer srv.Close()
+	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
+	t.Setenv("BITSCALE_BASE_URL", srv.URL())
+	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
+	t.Setenv("BITSCALE_GRID_ID", "")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-grid", bitscaletest.SeedGridID}, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	assertLines(t, out.String(),
+		"Grid Lead Enrichment — Q1 (grid_001) takes the row:",
+		"Full Name        Jane Doe",
+		"Runs spend credits: pass -run to run the grid.",
+	)
+	if n := len(srv.Runs()); n != 0 {
+		t.Errorf("the server ran %d runs without -run", n)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != "GET" {
+			t.Errorf("without -run, sent %s %s", r.Method, r.Path)
+		}
+	}
+
+	// With a key, the fake's grid is no default: the user's grid is needed.
+	err := run(context.Background(), []string{"-run"}, &out)
+	if err == nil || err.Error() != "no grid to run: pass -grid or set BITSCALE_GRID_ID" {
+		t.Errorf("err = %v, want the missing grid named", err)
+	}
+	if n := len(srv.Runs()); n != 0 {
+		t.Errorf("the server ran %d runs with no grid given", n)
+	}
+}
+
+func TestAsyncRunHelpExitsZero(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "bsk_live_not_a_real_key")
+	t.Setenv("BITSCALE_GRID_ID", "grid_from_env")
+	var out, errOut bytes.Buffer
+	if code := cli(context.Background(), []string{"-h"}, &out, &errOut); code != 0 {
+		t.Fatalf("-h exited %d, want 0; stderr: %s", code, errOut.String())
+	}
+	assertLines(t, out.String(),
+		"-grid ID",
+		"(default $BITSCALE_GRID_ID, or the embedded fake's grid_001 without BITSCALE_API_KEY)",
+		"-run",
+		"run the grid (spends credits)",
+	)
+	if strings.Contains(out.String(), `(default "grid_`) {
+		t.Errorf("-h shows a fixed grid as the default:\n%s", out.String())
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("-h wrote to stderr: %s", errOut.String())
+	}
+	out.Reset()
+	if code := cli(context.Background(), []string{"-grid"}, &out, &errOut); code != 2 {
+		t.Errorf("a flag without its value exited %d, want 2", code)
+	}
+	assertLines(t, out.String(), "flag needs an argument: -grid")
 }
 
 func TestAsyncRunTakesInputs(t *testing.T) {
@@ -89,7 +150,7 @@ func TestAsyncRunThatFails(t *testing.T) {
 	defer c.CloseIdleConnections()
 
 	var out bytes.Buffer
-	err := runGrid(context.Background(), &out, c, bitscaletest.SeedGridID, map[string]any{"Full Name": "Jane Doe"})
+	err := runGrid(context.Background(), &out, c, bitscaletest.SeedGridID, map[string]any{"Full Name": "Jane Doe"}, true)
 	if !errors.Is(err, bitscale.ErrRunFailed) {
 		t.Fatalf("err = %v, want one matching ErrRunFailed", err)
 	}

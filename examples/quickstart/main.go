@@ -29,11 +29,26 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a command line the flags refused; they printed why.
+var errUsage = errors.New("usage")
+
+// cli runs the program and returns its exit status: 0 when it did its work
+// or printed the help -h asked for, 2 for a bad command line, 1 otherwise.
+func cli(ctx context.Context, args []string, out, errOut io.Writer) int {
+	err := run(ctx, args, out)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
+	fmt.Fprintln(errOut, "quickstart:", err)
+	return 1
 }
 
 // inputs collects repeated -input "Column Name=value" flags.
@@ -53,11 +68,14 @@ func (in inputs) Set(s string) error {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
 	fs.SetOutput(out)
-	spend := fs.Bool("run", false, "with a real API key, also run the grid (spends credits)")
+	spend := fs.Bool("run", false, "with BITSCALE_API_KEY set, also run the grid (spends credits); the embedded fake always runs")
 	in := inputs{}
 	fs.Var(in, "input", `an input as "Column Name=value" (repeatable; default: the reference's example row)`)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(in) == 0 {
 		in["Full Name"], in["Company"] = "Jane Doe", "Acme Corp"

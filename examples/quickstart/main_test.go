@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/bitscale/bitscale-go/bitscaletest"
 	"go.uber.org/goleak"
 )
 
@@ -39,5 +41,64 @@ func TestQuickstartRefusesBadInputs(t *testing.T) {
 	err := run(context.Background(), []string{"-input", "Nope=1"}, &out)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`"Nope" is not a column`)) {
 		t.Fatalf("err = %v, want the unknown column named", err)
+	}
+}
+
+func TestQuickstartWithAKeyRunsOnlyWithRun(t *testing.T) {
+	// A fake standing in for the real API, configured as users configure
+	// the client.
+	srv := bitscaletest.NewServer()
+	defer srv.Close()
+	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
+	t.Setenv("BITSCALE_BASE_URL", srv.URL())
+	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
+	t.Setenv("BITSCALE_GRID_ID", bitscaletest.SeedGridID)
+
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Runs spend credits: pass -run to run the grid.") {
+		t.Errorf("output does not say how to run:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "embedded fake") {
+		t.Errorf("started its own fake despite BITSCALE_API_KEY:\n%s", out.String())
+	}
+	if n := len(srv.Runs()); n != 0 {
+		t.Fatalf("the server ran %d runs without -run", n)
+	}
+
+	out.Reset()
+	if err := run(context.Background(), []string{"-run"}, &out); err != nil {
+		t.Fatalf("run -run: %v\n%s", err, out.String())
+	}
+	if n := len(srv.Runs()); n != 2 {
+		t.Errorf("the server ran %d runs with -run, want the sync and the async one", n)
+	}
+}
+
+func TestQuickstartHelpExitsZero(t *testing.T) {
+	t.Setenv("BITSCALE_API_KEY", "") // the failing run below goes to the fake
+	var out, errOut bytes.Buffer
+	if code := cli(context.Background(), []string{"-h"}, &out, &errOut); code != 0 {
+		t.Fatalf("-h exited %d, want 0; stderr: %s", code, errOut.String())
+	}
+	for _, want := range []string{"-run", "also run the grid (spends credits)", "-input value"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("-h wrote to stderr: %s", errOut.String())
+	}
+	out.Reset()
+	if code := cli(context.Background(), []string{"-run=maybe"}, &out, &errOut); code != 2 {
+		t.Errorf("a bad flag value exited %d, want 2", code)
+	}
+	if code := cli(context.Background(), []string{"-input", "Nope=1"}, &out, &errOut); code != 1 {
+		t.Errorf("a failed run exited %d, want 1", code)
+	}
+	if !strings.Contains(errOut.String(), `quickstart: `) || !strings.Contains(errOut.String(), `"Nope" is not a column`) {
+		t.Errorf("stderr %q does not say what failed", errOut.String())
 	}
 }

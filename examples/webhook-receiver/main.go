@@ -1,19 +1,20 @@
-// Webhook-receiver receives BitScale's run webhooks with the SDK's
-// WebhookHandler. It serves the handler on a local port, starts an async
-// run whose webhook_url points at it, and shows the verified delivery
-// arriving. Then it shows what the handler turns away: a forged delivery,
-// refused with 401, and a replay of the genuine one, acknowledged but not
-// handled twice.
+// Webhook-receiver receives BitScale's run webhooks with the SDK's webhook
+// handler. It serves the handler on a local port, starts an async run whose
+// webhook_url points at it, and shows the verified delivery arriving with
+// the ref RunAsync gave the run. Then it shows what the handler turns away:
+// forged deliveries, refused with 401 and why, and a replay of the genuine
+// one, acknowledged but not handled twice.
 //
 // Without BITSCALE_API_KEY it starts the SDK's embedded fake BitScale
-// server, which signs and delivers webhooks as BitScale does, to the local
-// port. The real BitScale delivers only to a public https:// URL: expose
-// the local port through an HTTPS tunnel, pass the tunnel's URL with
-// -public-url, and set BITSCALE_WEBHOOK_SECRET to the secret BitScale signs
-// your webhooks with. The run spends credits.
+// server, allowed to deliver to the local port, which signs and delivers
+// webhooks as BitScale does. The real BitScale delivers only to a public
+// https:// URL: expose the local port through an HTTPS tunnel, pass the
+// tunnel's URL with -public-url, and set BITSCALE_WEBHOOK_SECRET to the
+// secret BitScale signs your webhooks with. The run spends credits, so with
+// a real key it is started only when -run is given.
 //
 //	go run ./examples/webhook-receiver
-//	go run ./examples/webhook-receiver -addr 127.0.0.1:8080 -public-url https://example.ngrok.app/webhooks/bitscale
+//	go run ./examples/webhook-receiver -addr 127.0.0.1:8080 -public-url https://example.ngrok.app/webhooks/bitscale -grid GRID_ID -run
 package main
 
 import (
@@ -41,12 +42,26 @@ const webhookPath = "/webhooks/bitscale"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout)
-	if err != nil && !errors.Is(err, flag.ErrHelp) { // -h printed the usage
-		fmt.Fprintln(os.Stderr, "webhook-receiver:", err)
-		os.Exit(1)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a command line the flags refused; they printed why.
+var errUsage = errors.New("usage")
+
+// cli runs the program and returns its exit status: 0 when it did its work
+// or printed the help -h asked for, 2 for a bad command line, 1 otherwise.
+func cli(ctx context.Context, args []string, out, errOut io.Writer) int {
+	err := run(ctx, args, out)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
+	fmt.Fprintln(errOut, "webhook-receiver:", err)
+	return 1
 }
 
 // inputs collects repeated -input "Column Name=value" flags.
@@ -71,6 +86,7 @@ type config struct {
 	gridID    string        // the grid to run
 	row       inputs        // the row to run it on, by column name
 	wait      time.Duration // how long to wait for the delivery
+	spend     bool          // with a real API key, start the run
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -79,33 +95,40 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cfg := config{row: inputs{}}
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "the `address` the receiver listens on")
 	fs.StringVar(&cfg.publicURL, "public-url", "", "with a real API key: the public https `URL` that forwards to "+webhookPath+" on -addr")
-	fs.StringVar(&cfg.gridID, "grid", defaultGrid(), "the `ID` of the grid to run; $BITSCALE_GRID_ID sets the default")
+	fs.StringVar(&cfg.gridID, "grid", "", "the `ID` of the grid to run (default $BITSCALE_GRID_ID, or the embedded fake's "+bitscaletest.SeedGridID+" without BITSCALE_API_KEY)")
 	fs.DurationVar(&cfg.wait, "wait", 5*time.Minute, "how long to wait for the delivery")
 	fs.Var(cfg.row, "input", `an input as "Column Name=value" (repeatable; default: the reference's example row)`)
+	fs.BoolVar(&cfg.spend, "run", false, "with BITSCALE_API_KEY set, start the run (spends credits); the embedded fake always runs")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(cfg.row) == 0 {
 		cfg.row["Full Name"], cfg.row["Company"] = "Jane Doe", "Acme Corp"
 	}
+	if cfg.gridID == "" {
+		cfg.gridID = os.Getenv("BITSCALE_GRID_ID")
+	}
 
 	if os.Getenv("BITSCALE_API_KEY") == "" {
+		if cfg.gridID == "" {
+			cfg.gridID = bitscaletest.SeedGridID
+		}
 		return onFake(ctx, out, cfg)
 	}
 	return onBitScale(ctx, out, cfg)
 }
 
-func defaultGrid() string {
-	if id := os.Getenv("BITSCALE_GRID_ID"); id != "" {
-		return id
-	}
-	return bitscaletest.SeedGridID
-}
-
 // onFake runs the demo against a fake BitScale server started here, which
 // delivers to the local URL.
 func onFake(ctx context.Context, out io.Writer, cfg config) error {
-	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(200*time.Millisecond, 500*time.Millisecond))
+	// BitScale delivers only to public https:// URLs; the fake is allowed
+	// to deliver to this machine.
+	srv := bitscaletest.NewServer(
+		bitscaletest.WithLocalWebhooks(),
+		bitscaletest.WithRunDurations(200*time.Millisecond, 500*time.Millisecond))
 	defer srv.Close()
 	fmt.Fprintf(out, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n\n", srv.URL())
 	c := srv.Client()
@@ -126,8 +149,15 @@ func onBitScale(ctx context.Context, out io.Writer, cfg config) error {
 		return fmt.Errorf("-public-url %q: BitScale delivers only to an absolute https:// URL", cfg.publicURL)
 	}
 	cfg.secret = os.Getenv("BITSCALE_WEBHOOK_SECRET")
-	if cfg.secret == "" {
+	if strings.TrimSpace(cfg.secret) == "" {
 		return errors.New("BITSCALE_WEBHOOK_SECRET is not set: the receiver needs the secret BitScale signs your webhooks with")
+	}
+	if cfg.gridID == "" {
+		return errors.New("no grid to run: pass -grid or set BITSCALE_GRID_ID")
+	}
+	if !cfg.spend {
+		fmt.Fprintf(out, "The run spends credits: pass -run to start it; BitScale then delivers its webhook to %s.\n", cfg.publicURL)
+		return nil
 	}
 	c, err := bitscale.NewClientFromEnv()
 	if err != nil {
@@ -144,9 +174,10 @@ https:// URL, never to 127.0.0.1. To receive them here:
        ngrok http 8080
        cloudflared tunnel --url http://127.0.0.1:8080
   2. Set BITSCALE_WEBHOOK_SECRET to the secret BitScale signs your webhooks with.
-  3. Run the receiver on that port with the tunnel's URL:
+  3. Run the receiver on that port with the tunnel's URL and a grid of
+     yours; the run spends credits:
        go run ./examples/webhook-receiver -addr 127.0.0.1:8080 \
-           -public-url https://YOUR-TUNNEL-HOST` + webhookPath + `
+           -public-url https://YOUR-TUNNEL-HOST` + webhookPath + ` -grid GRID_ID -run
 
 Unset BITSCALE_API_KEY to run the whole demo against the embedded fake server.
 `
@@ -202,8 +233,14 @@ func demo(ctx context.Context, out io.Writer, c *bitscale.Client, cfg config) er
 			return errors.New("too many runs waiting to be handled")
 		}
 	}
+	// NewWebhookHandler refuses to build a handler without a usable secret,
+	// which would answer every genuine delivery 401.
+	hook, err := bitscale.NewWebhookHandler(handle, bitscale.WithWebhookSecret(cfg.secret))
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.Handle(webhookPath, keepRaw(bitscale.WebhookHandler(handle, bitscale.WithWebhookSecret(cfg.secret))))
+	mux.Handle(webhookPath, keepRaw(hook))
 
 	rcv, err := listen(cfg.addr, mux)
 	if err != nil {
@@ -231,6 +268,9 @@ func demo(ctx context.Context, out io.Writer, c *bitscale.Client, cfg config) er
 	}
 	fmt.Fprintf(out, "\nVerified delivery, signed %s:\n", abbrev(got.raw.signature))
 	printRun(out, grid, got.run)
+	if got.run.WebhookRef == started.WebhookRef {
+		fmt.Fprintln(out, "  (its ref is the one RunAsync returned: the delivery names the call that started it)")
+	}
 
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
@@ -292,6 +332,7 @@ func start(ctx context.Context, out io.Writer, c *bitscale.Client, cfg config, h
 		return nil, nil, err
 	}
 	fmt.Fprintf(out, "Started run %s of grid %s (%s); waiting for its webhook\n", run.ID, grid.ID, run.Status)
+	fmt.Fprintf(out, "  webhook ref %s\n", run.WebhookRef)
 	return grid, run, nil
 }
 
@@ -316,9 +357,10 @@ func await(ctx context.Context, runs <-chan received, rcv *receiver, runID strin
 	}
 }
 
-// forge sends two deliveries BitScale did not sign: the genuine body with
-// its status changed, and the genuine body signed with another secret. The
-// handler must refuse both before decoding them.
+// forge sends deliveries BitScale did not sign: the genuine body with its
+// status changed, signed with another secret, with no signature and with a
+// signature in a format that is not BitScale's. The handler must refuse
+// each before decoding it, and says why.
 func forge(ctx context.Context, out io.Writer, hc *http.Client, hookURL string, genuine delivery) error {
 	fmt.Fprintln(out, "\nForged deliveries:")
 	forgeries := []struct {
@@ -327,13 +369,15 @@ func forge(ctx context.Context, out io.Writer, hc *http.Client, hookURL string, 
 	}{
 		{"status changed, genuine signature", delivery{tamper(genuine.body), genuine.signature, genuine.runID}},
 		{"signed with another secret", delivery{genuine.body, bitscale.SignWebhookPayload(genuine.body, "whsec_guessed"), genuine.runID}},
+		{"no signature", delivery{genuine.body, "", genuine.runID}},
+		{"signature not SHA-256", delivery{genuine.body, "sha1=" + genuine.signature[:min(40, len(genuine.signature))], genuine.runID}},
 	}
 	for _, f := range forgeries {
-		code, err := post(ctx, hc, hookURL, f.d)
+		code, text, err := post(ctx, hc, hookURL, f.d)
 		if err != nil {
 			return err
 		}
-		verdict := "refused"
+		verdict := "refused: " + text
 		if code/100 == 2 {
 			verdict = "ACCEPTED: the handler does not verify signatures"
 		}
@@ -355,7 +399,7 @@ func tamper(body []byte) []byte {
 // not see the first one acknowledged. The handler acknowledges it without
 // handling the run a second time.
 func replay(ctx context.Context, out io.Writer, hc *http.Client, hookURL string, genuine delivery, runs <-chan received) error {
-	code, err := post(ctx, hc, hookURL, genuine)
+	code, _, err := post(ctx, hc, hookURL, genuine)
 	if err != nil {
 		return err
 	}
@@ -376,27 +420,33 @@ func replay(ctx context.Context, out io.Writer, hc *http.Client, hookURL string,
 	return nil
 }
 
-// post sends d to hookURL as BitScale sends a delivery, and returns the
-// status of the answer.
-func post(ctx context.Context, hc *http.Client, hookURL string, d delivery) (int, error) {
+// post sends d to hookURL as BitScale sends a delivery, with no signature
+// header if d has none, and returns the status and text of the answer.
+func post(ctx context.Context, hc *http.Client, hookURL string, d delivery) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hookURL, bytes.NewReader(d.body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(bitscale.SignatureHeader, d.signature)
+	if d.signature != "" {
+		req.Header.Set(bitscale.SignatureHeader, d.signature)
+	}
 	req.Header.Set(bitscale.RunIDHeader, d.runID)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
+	text, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	io.Copy(io.Discard, resp.Body) // so that the connection can be reused
-	return resp.StatusCode, nil
+	return resp.StatusCode, strings.TrimSpace(string(text)), err
 }
 
 func printRun(out io.Writer, grid *bitscale.Grid, run *bitscale.Run) {
 	fmt.Fprintf(out, "  run     %s\n", run.ID)
+	if run.WebhookRef != "" {
+		fmt.Fprintf(out, "  ref     %s\n", run.WebhookRef)
+	}
 	fmt.Fprintf(out, "  grid    %s\n", run.GridID)
 	fmt.Fprintf(out, "  status  %s\n", run.Status)
 	if run.Error != nil {

@@ -204,7 +204,7 @@ func (w *webhookReceiver) count() int {
 }
 
 func TestWebhookSignedAndRetried(t *testing.T) {
-	s := newServer(t, WithRunDurations(0, 0), WithWebhookSecret("whsec_for_test"), WithWebhookBackoff(20*time.Millisecond))
+	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookSecret("whsec_for_test"), WithWebhookBackoff(20*time.Millisecond))
 	recv := newReceiver(t, http.StatusInternalServerError, http.StatusServiceUnavailable)
 	body := janeDoe("")
 	body["webhook_url"] = recv.URL + "/hooks/bitscale"
@@ -255,7 +255,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 }
 
 func TestWebhookGivesUpAfterThreeRetries(t *testing.T) {
-	s := newServer(t, WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond))
+	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond))
 	recv := newReceiver(t, 500, 500, 500, 500, 500, 500)
 	body := janeDoe("")
 	body["webhook_url"] = recv.URL
@@ -272,7 +272,7 @@ func TestWebhookGivesUpAfterThreeRetries(t *testing.T) {
 }
 
 func TestWebhookTimeoutAndFailedRun(t *testing.T) {
-	s := newServer(t, WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond), WithWebhookTimeout(50*time.Millisecond),
+	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond), WithWebhookTimeout(50*time.Millisecond),
 		WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) { return nil, errors.New("boom") }))
 	release := make(chan struct{})
 	var calls int

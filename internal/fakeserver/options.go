@@ -93,3 +93,12 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.clock = now }
 }
+
+// WithLocalWebhooks lets async runs give a webhook_url that is plain
+// http:// or points at localhost or a private address, such as a test's
+// httptest server, and delivers there. Without it the fake refuses such a
+// URL with 422 WEBHOOK_DELIVERY_FAILED before running anything, as BitScale,
+// which delivers only to public https:// URLs, refuses it.
+func WithLocalWebhooks() Option {
+	return func(s *Server) { s.localWebhooks = true }
+}

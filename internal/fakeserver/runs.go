@@ -9,6 +9,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -170,7 +171,49 @@ func (s *Server) readRunRequest(c *call) (grid, runRequest, *apiError) {
 	if req, err = parseRunRequest(c.body, c.bodyErr); err != nil {
 		return g, req, err
 	}
-	return g, req, req.validate(g.Grid)
+	if err := req.validate(g.Grid); err != nil {
+		return g, req, err
+	}
+	return g, req, s.checkWebhookURL(req)
+}
+
+// checkWebhookURL refuses, as BitScale does, an async run's webhook_url it
+// would not deliver to: one that is not https://, or that points at
+// localhost or a loopback, unspecified, private or link-local address.
+// The reference documents no code for this; WEBHOOK_DELIVERY_FAILED, "the
+// provided webhook_url was unreachable", is the one that says it, and the
+// fake answers it before running anything, so that no credits are spent
+// on a run whose result could not be delivered. WithLocalWebhooks lets
+// http:// and local hosts through, for receivers in tests.
+func (s *Server) checkWebhookURL(req runRequest) *apiError {
+	if req.Mode != ModeAsync || req.WebhookURL == "" || s.localWebhooks {
+		return nil
+	}
+	u, _ := url.Parse(req.WebhookURL) // validate checked it parses
+	if u.Scheme != "https" {
+		return errorf(CodeWebhookDeliveryFailed, "webhook_url %q must be a publicly accessible https:// URL; http:// is not supported", req.WebhookURL)
+	}
+	if localHost(u.Hostname()) {
+		return errorf(CodeWebhookDeliveryFailed, "webhook_url %q must be a publicly accessible https:// URL; localhost and private addresses are not supported", req.WebhookURL)
+	}
+	return nil
+}
+
+// localHost reports whether host is localhost or an IP address that is
+// loopback, unspecified, private or link-local, or a numeric host that
+// resolvers read as an IPv4 address.
+func localHost(host string) bool {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(name)
+	if err != nil {
+		last := name[strings.LastIndex(name, ".")+1:]
+		return last != "" && strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x")
+	}
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsUnspecified() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
 }
 
 func parseRunRequest(body []byte, bodyErr error) (runRequest, *apiError) {

@@ -133,6 +133,7 @@ func TestRunRequestValidation(t *testing.T) {
 		{"webhook not a URL", map[string]any{"mode": "async", "inputs": valid, "webhook_url": "not a url"}, 422, CodeWebhookDeliveryFailed, "webhook_url"},
 		{"webhook not http", map[string]any{"mode": "async", "inputs": valid, "webhook_url": "ftp://hooks.example/x"}, 422, CodeWebhookDeliveryFailed, "webhook_url"},
 		{"webhook relative", map[string]any{"mode": "async", "inputs": valid, "webhook_url": "/hook"}, 422, CodeWebhookDeliveryFailed, "webhook_url"},
+		{"webhook plain http", map[string]any{"mode": "async", "inputs": valid, "webhook_url": "http://hooks.example/x"}, 422, CodeWebhookDeliveryFailed, "http:// is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,5 +371,43 @@ func TestSyncLatency(t *testing.T) {
 	send(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync"))
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("sync run answered after %v, before its latency", d)
+	}
+}
+
+func TestRunRefusesLocalWebhookURLs(t *testing.T) {
+	s := newServer(t, WithRunDurations(time.Hour, 0))
+	for _, hook := range []string{
+		"https://localhost/h", "https://LOCALHOST./h", "https://hooks.localhost/h",
+		"https://127.0.0.1/h", "https://127.8.9.10:8443/h", "https://[::1]/h", "https://0.0.0.0/h", "https://[::]/h",
+		"https://10.1.2.3/h", "https://172.16.0.1/h", "https://172.31.255.255/h", "https://192.168.1.1/h",
+		"https://[fd00::1]/h", "https://169.254.169.254/latest", "https://[fe80::1]/h", "https://[::ffff:127.0.0.1]/h",
+		"https://2130706433/h", "https://127.1/h", "https://0x7f.1/h",
+	} {
+		body := janeDoe("async")
+		body["webhook_url"] = hook
+		msg := send(t, s, "POST", "grids/grid_001/run", "ws_abc123", body).wantError(t, 422, CodeWebhookDeliveryFailed)
+		if !strings.Contains(msg, "localhost and private addresses are not supported") {
+			t.Errorf("%s: message %q does not say why", hook, msg)
+		}
+	}
+	for _, hook := range []string{"https://hooks.example.com/h", "https://172.32.0.1/h", "https://8.8.8.8/h", "https://[2001:db8::1]/h", "https://v1.example/h?x=127.0.0.1"} {
+		body := janeDoe("async")
+		body["webhook_url"] = hook
+		if res := send(t, s, "POST", "grids/grid_001/run", "ws_abc123", body); res.status != 201 {
+			t.Errorf("%s: status %d, body %s", hook, res.status, res.body)
+		}
+	}
+	if n := len(s.Runs()); n != 5 {
+		t.Errorf("%d runs recorded, want only the 5 with public URLs", n)
+	}
+
+	// WithLocalWebhooks lets them through, and plain http too.
+	local := newServer(t, WithLocalWebhooks(), WithRunDurations(time.Hour, 0))
+	for _, hook := range []string{"http://127.0.0.1:1/h", "https://localhost/h", "http://10.0.0.1/h"} {
+		body := janeDoe("async")
+		body["webhook_url"] = hook
+		if res := send(t, local, "POST", "grids/grid_001/run", "ws_abc123", body); res.status != 201 {
+			t.Errorf("with local webhooks, %s: status %d, body %s", hook, res.status, res.body)
+		}
 	}
 }

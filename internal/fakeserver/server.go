@@ -61,6 +61,7 @@ type Server struct {
 	webhookTimeout time.Duration
 	webhookBackoff time.Duration
 	runErrorString bool
+	localWebhooks  bool
 
 	base      string
 	srv       *http.Server

@@ -311,7 +311,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	s := newServer(t, WithRunDurations(time.Millisecond, time.Millisecond))
+	s := newServer(t, WithLocalWebhooks(), WithRunDurations(time.Millisecond, time.Millisecond))
 	recv := newReceiver(t)
 	const n = 40
 	var wg sync.WaitGroup
