@@ -237,7 +237,7 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 		if !b.opts.Async {
 			return nil, &ArgumentError{Name: "opts.WebhookURL", Reason: "needs opts.Async: a sync run ignores webhooks"}
 		}
-		if err := checkWebhookURL("opts.WebhookURL", b.opts.WebhookURL); err != nil {
+		if err := s.client.checkWebhookURL("opts.WebhookURL", b.opts.WebhookURL); err != nil {
 			return nil, err
 		}
 	}

@@ -212,3 +212,29 @@ func TestRunAndWaitKeepsWebhookRef(t *testing.T) {
 	assert.Regexp(t, refPattern, oe.WebhookRef)
 	assert.Equal(t, run.WebhookRef, oe.WebhookRef)
 }
+
+func TestRunBatchChecksWebhookURLsAsRunAsyncDoes(t *testing.T) {
+	// Against the real API a local URL is refused before anything is sent,
+	// even the grid's read.
+	c, mock := mockClient(t)
+	_, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1), &bitscale.BatchOptions{
+		Async: true, WebhookURL: "https://127.0.0.1:8443/hook",
+	})
+	var argErr *bitscale.ArgumentError
+	require.ErrorAs(t, err, &argErr)
+	assert.Equal(t, "bitscale: opts.WebhookURL points at a loopback address: BitScale delivers webhooks only to a publicly accessible URL", err.Error())
+	assert.Zero(t, mock.GetTotalCallCount(), "nothing was sent")
+
+	// On the fake, which is on loopback, a local receiver may be used.
+	var calls hookCalls
+	srv, fc := newWebhookFake(t)
+	hookURL := serveHook(t, bitscale.WebhookHandler(calls.handle, bitscale.WithWebhookSecret(srv.WebhookSecret())))
+	report, err := fc.Grids.RunBatch(context.Background(), bitscaletest.SeedGridID, leads(2), &bitscale.BatchOptions{
+		Async: true, WebhookURL: hookURL,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, report.Submitted)
+	for _, res := range report.Results {
+		awaitDeliveries(t, srv, res.Run.ID)
+	}
+}
