@@ -332,7 +332,14 @@ func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stder
 	}
 
 	sum := summary{total: len(j.rows), resumed: len(prev.status) - len(revisit), completed: w.completed, failed: w.failed,
-		unknown: w.unknown, credits: w.credits, unknownRows: unknownRows(prev.status, w.revised, w.unknownRows)}
+		unknown: w.unknown, credits: w.credits}
+	for _, i := range unknownRows(prev.status, w.revised, w.unknownRows) {
+		if e, _ := journal.Last(i); e.RunID != "" {
+			sum.lookUp = append(sum.lookUp, i)
+		} else {
+			sum.blind = append(sum.blind, i)
+		}
+	}
 	sum.print(stdout, opts.out)
 	if sum.notAttempted() > 0 {
 		return unfinished(report.Stopped)
@@ -821,9 +828,11 @@ func isTerminal(w io.Writer) bool {
 // summary counts the rows of the input by how they ended.
 type summary struct {
 	total, resumed             int
-	completed, failed, unknown int   // rows written or settled by this run
-	credits                    int   // consumed by this run
-	unknownRows                []int // input indexes of the output's unknown rows
+	completed, failed, unknown int // rows written or settled by this run
+	credits                    int // consumed by this run
+	// The output's unknown rows, by input index: those whose run ID is
+	// known, which the next run looks up, and the others.
+	lookUp, blind []int
 }
 
 func (s summary) notAttempted() int {
@@ -845,15 +854,25 @@ func (s summary) print(w io.Writer, out string) {
 	} {
 		fmt.Fprintf(w, "%-22s %6d\n", line.label, line.n)
 	}
-	if len(s.unknownRows) == 0 {
-		return
+	if len(s.lookUp) > 0 {
+		fmt.Fprintf(w, "\nRows of %s whose status is unknown, but whose run BitScale accepted: %d\n"+
+			"(rows %s). Run the same command again to look them up; nothing is sent for them.\n",
+			out, len(s.lookUp), rowList(s.lookUp, ", "))
 	}
-	nums := make([]string, len(s.unknownRows))
-	for k, i := range s.unknownRows {
+	if len(s.blind) > 0 {
+		fmt.Fprintf(w, "\nRows of %s whose status is unknown: %d (rows %s).\n"+
+			"They may have run and spent credits, but no answer came back, and BitScale cannot\n"+
+			"look them up. They are not sent again. Check them in BitScale; to send again those\n"+
+			"that did not run, add\n  -resend-unknown %s\n",
+			out, len(s.blind), rowList(s.blind, ", "), rowList(s.blind, ","))
+	}
+}
+
+// rowList returns row numbers, from 1, of input indexes.
+func rowList(rows []int, sep string) string {
+	nums := make([]string, len(rows))
+	for k, i := range rows {
 		nums[k] = strconv.Itoa(i + 1)
 	}
-	fmt.Fprintf(w, "\nRows of %s whose status is unknown: %d (rows %s). They may have run and spent\n"+
-		"credits, but no result came back, and BitScale cannot look them up. They are not sent\n"+
-		"again. Check them in BitScale; to send again those that did not run, add\n"+
-		"-resend-unknown %s\n", out, len(nums), strings.Join(nums, ", "), strings.Join(nums, ","))
+	return strings.Join(nums, sep)
 }

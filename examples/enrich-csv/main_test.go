@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -669,5 +670,167 @@ func TestCell(t *testing.T) {
 		if got := cell(tt.v); got != tt.want {
 			t.Errorf("cell(%#v) = %q, want %q", tt.v, got, tt.want)
 		}
+	}
+}
+
+// A row abandoned while its async run was running is written as unknown;
+// the next run looks it up by its run ID, sends nothing, and rewrites it.
+func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
+	const cancelAt = 30
+	var (
+		calls     atomic.Int32
+		abandoned atomic.Value // the name of the row running when cancelled
+		release   = make(chan struct{})
+		stop      = make(chan struct{})
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+		if calls.Add(1) == cancelAt {
+			abandoned.Store(req.Inputs[bitscaletest.ColumnFullName])
+			close(stop) // as a first Ctrl-C does
+			cancel()    // and a second
+			select {    // the run goes on after the program gave up on it
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return bitscaletest.DefaultEnricher(ctx, req)
+	}))
+	in, out := leads(t)
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+
+	r := enrichFileContext(ctx, t, stop, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interruption", r.err)
+	}
+	if !strings.Contains(r.stdout, "whose run BitScale accepted") || !strings.Contains(r.stdout, "Run the same command again to look them up") {
+		t.Errorf("the summary does not say the unknown rows will be looked up:\n%s", r.stdout)
+	}
+	name := abandoned.Load().(string)
+	row := -1
+	for i, rec := range readCSV(t, out)[1:] {
+		if rec[0] == name {
+			row = i + 1
+			if rec[4] != "unknown" {
+				t.Fatalf("the row abandoned, %s, is %q, want unknown", name, rec[4])
+			}
+		}
+	}
+	if row < 0 {
+		t.Fatalf("the row abandoned, %s, is not in the output", name)
+	}
+
+	close(release)
+	r = enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("resumed run: %v", r.err)
+	}
+	input, output := readCSV(t, in), readCSV(t, out)
+	if len(output) != 201 {
+		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	}
+	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
+	checkOnceEach(t, srv, input[1:])
+	if !regexp.MustCompile(`, [1-9]\d* of the output's to settle\n`).MatchString(r.stderr) {
+		t.Errorf("stderr does not say that rows of the output are settled again")
+	}
+	if strings.Contains(r.stdout, "status is unknown") {
+		t.Errorf("the summary still warns of unknown rows")
+	}
+	if _, err := os.Stat(out + ".journal"); err != nil {
+		t.Errorf("the journal is not kept beside the output: %v", err)
+	}
+}
+
+// An unknown row is sent again only when named, and only if unknown.
+func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
+	srv := startFake(t)
+	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
+	r := enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	if !strings.Contains(r.stdout, "(rows 1)") || !strings.Contains(r.stdout, "  -resend-unknown 1\n") {
+		t.Errorf("the summary does not name row 1 and the flag that sends it again:\n%s", r.stdout)
+	}
+	for _, tt := range []struct{ rows, want string }{
+		{"2", "row 2 is completed, not unknown"},
+		{"3", "row 3 is not in the output yet"},
+		{"x", `"x" is not a row number`},
+	} {
+		r = enrichFile(t, nil, append(args, "-resend-unknown", tt.rows)...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
+			t.Errorf("-resend-unknown %s: err = %v, want one saying %q", tt.rows, r.err, tt.want)
+		}
+	}
+	if len(srv.Runs()) != 2 {
+		t.Fatalf("the fake ran %d times, want 2", len(srv.Runs()))
+	}
+
+	r = enrichFile(t, nil, append(args, "-resend-unknown", "1")...)
+	if r.err != nil {
+		t.Fatalf("resend: %v", r.err)
+	}
+	if runs := runsByName(srv, ""); runs["Ada Lovelace"] != 2 || runs["Grace Hopper"] != 1 {
+		t.Errorf("runs by name = %v, want Ada Lovelace sent again and no one else", runs)
+	}
+	output := readCSV(t, out)
+	if got := statuses(output); got["completed"] != 2 {
+		t.Errorf("statuses %v, want both completed", got)
+	}
+	checkSummary(t, r.stdout, map[string]int{"done before this run": 1, "completed": 1, "credits consumed": 12})
+}
+
+// With a real key and no -run, nothing is sent: the rows are checked.
+func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
+	srv := startFake(t)
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, &stdout, &stderr, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := "Checked 2 rows of " + in + " against grid Lead Enrichment — Q1 (grid_001): 1 would be sent, 1 would fail.\n" +
+		"  row 2: bitscale: invalid inputs: \"Full Name\" is required\n" +
+		"Nothing was sent. Add -run to run the grid and spend credits.\n"
+	if stdout.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	}
+	if len(srv.Runs()) != 0 {
+		t.Errorf("the fake ran %d times, want none", len(srv.Runs()))
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the output was created: %v", err)
+	}
+}
+
+// A journal without its output, or an output its journal does not account
+// for, is refused: either way rows that ran could be sent again.
+func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
+	srv := startFake(t)
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+	if r := enrichFile(t, nil, args...); r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	data, _ := os.ReadFile(out)
+
+	os.Remove(out)
+	r := enrichFile(t, nil, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "records 2 rows sent for "+out+", which has none") {
+		t.Errorf("without the output: err = %v, want the journal's rows named", r.err)
+	}
+
+	os.WriteFile(out, data, 0o644)
+	os.Remove(out + ".journal")
+	r = enrichFile(t, nil, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "does not record row 1 of "+out+", which is completed") {
+		t.Errorf("without the journal: err = %v, want the row it does not record named", r.err)
+	}
+	if len(srv.Runs()) != 2 {
+		t.Errorf("the fake ran %d times, want 2", len(srv.Runs()))
 	}
 }
