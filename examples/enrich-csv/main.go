@@ -520,9 +520,10 @@ func openJournal(out string, prev previous) (*bitscale.JournalFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(prev.status) == 0 && j.Len() > 0 {
+	// Rows are sent only once the output has its header.
+	if !prev.hasHeader && j.Len() > 0 {
 		j.Close()
-		return nil, fmt.Errorf("%s records %d rows sent for %s, which has none: restore %s, or remove %s too to start over "+
+		return nil, fmt.Errorf("%s records %d rows sent for %s, which is missing: restore %s, or remove %s too to start over "+
 			"(the rows it records as sent would then be sent, and paid for, again)", path, j.Len(), out, out, path)
 	}
 	for i, st := range prev.status {

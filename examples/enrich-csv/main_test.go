@@ -820,7 +820,7 @@ func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
 
 	os.Remove(out)
 	r := enrichFile(t, nil, args...)
-	if r.err == nil || !strings.Contains(r.err.Error(), "records 2 rows sent for "+out+", which has none") {
+	if r.err == nil || !strings.Contains(r.err.Error(), "records 2 rows sent for "+out+", which is missing") {
 		t.Errorf("without the output: err = %v, want the journal's rows named", r.err)
 	}
 
