@@ -699,7 +699,9 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 		return bitscaletest.DefaultEnricher(ctx, req)
 	}))
 	in, out := leads(t)
-	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
+	// One row at a time, so that no other row is caught between its
+	// request and its answer, which would leave it unknown for good.
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
 	r := enrichFileContext(ctx, t, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
