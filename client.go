@@ -263,8 +263,8 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		gate:        newGate(s.waitMax, s.gate),
 	}
 	hc := httpClient(s, &transport{key: []string{key}, base: base, gate: c.gate})
-	c.replayable = retryClient(s, hc, true)
-	c.once = retryClient(s, hc, false)
+	c.replayable = retryClient(s, c, hc, true)
+	c.once = retryClient(s, c, hc, false)
 	return newClient(c, s.workspaceID), nil
 }
 
@@ -401,34 +401,59 @@ func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.R
 }
 
 // retryClient returns the retrying client for requests that are, or are
-// not, safe to send twice.
-func retryClient(s settings, hc *http.Client, replayable bool) *retryablehttp.Client {
+// not, safe to send twice. Its CheckRetry decides whether to retry and
+// waits before saying yes: only it knows the call (from the context) and so
+// the attempt number, the deadline and what the attempt left behind.
+func retryClient(s settings, c *core, hc *http.Client, replayable bool) *retryablehttp.Client {
 	rc := &retryablehttp.Client{
 		HTTPClient:   hc,
-		RetryWaitMin: s.waitMin,
-		RetryWaitMax: s.waitMax,
 		RetryMax:     s.maxRetries,
-		Backoff:      backoff,
+		Backoff:      func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 },
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		PrepareRetry: freshBody,
 	}
-	policy, waitMax, log := s.policy, s.waitMax, s.logger
+	policy, waitMin, waitMax, log := s.policy, s.waitMin, s.waitMax, s.logger
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if err == nil && resp != nil && resp.Body == bodyRead {
-			return false, nil // asked again after a body was read whole: nothing new
+		cl := ctx.Value(callKey{}).(*call)
+		if err == nil {
+			// Read the body inside the retry loop, so that a body cut off
+			// mid-way is retried like any other failed attempt.
+			err = cl.read(resp)
 		}
-		if ctx.Err() != nil || !policy(ctx, replayable, resp, err) {
+		if cl.retries >= s.maxRetries {
+			return false, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			if err == nil || !errors.Is(err, ctxErr) {
+				cl.stop = ctxErr // the attempt's own error does not say it
+			}
+			return false, nil
+		}
+		if !policy(ctx, replayable, resp, err) {
 			return false, nil
 		}
 		// Rather than wait and try again in vain, give the caller the
 		// server's answer now when its wait is longer than allowed.
-		wait := serverWait(resp, time.Now())
-		if dl, ok := ctx.Deadline(); wait > waitMax || ok && time.Until(dl) < wait {
+		if serverWait(resp, time.Now()) > waitMax {
 			return false, nil
 		}
+		wait := backoff(waitMin, waitMax, cl.retries, resp)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			cl.stop = fmt.Errorf("waiting %s would pass the context's deadline: %w",
+				wait.Round(time.Millisecond), context.DeadlineExceeded)
+			return false, nil
+		}
+		cl.cause = c.attemptError(cl, resp, err)
 		if log != nil {
 			logRetry(log, resp, err)
 		}
+		if wait > 0 {
+			if err := sleep(ctx, wait, nil); err != nil {
+				cl.stop = err
+				return false, nil
+			}
+		}
+		cl.retries++
 		return true, nil
 	}
 	if log != nil {
@@ -643,57 +668,58 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 // JSON response into v: v may be nil to discard the body, or an io.Writer to
 // receive it raw. It returns an *APIError for any other status, a
 // *DecodeError for a 2xx body that cannot be read or decoded, and the
-// context's error when ctx ends first. The *Response is returned whenever the
-// server answered.
+// context's error when ctx ends first; when an attempt failed before, that
+// error also holds the attempt's cause. The *Response is returned whenever
+// the server answered.
 func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	method, path := req.Method, req.URL.EscapedPath()
 	if err := req.Context().Err(); err != nil {
 		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
 	}
-	rreq := &retryablehttp.Request{Request: req}
+	cl := &call{Context: req.Context(), method: method, path: path, limit: c.core.maxResponse}
+	req = req.WithContext(cl)
+	cl.req.Request = req
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		// A body that cannot be made again is read into memory, so that a
 		// retry can send it again. Others get a fresh body in freshBody.
-		var err error
-		if rreq, err = retryablehttp.FromRequest(req); err != nil {
+		r, err := retryablehttp.FromRequest(req)
+		if err != nil {
 			return nil, fmt.Errorf("bitscale: %s %s: reading request body: %w", method, path, err)
 		}
+		cl.req = *r
 	}
-	// Read the body inside the retry loop, so that a body cut off mid-way
-	// is retried like any other failed attempt of a replayable request.
-	rd := reader{limit: c.core.maxResponse}
-	rreq.SetResponseHandler(rd.read)
 	replayable := replayable(method)
 	rc := c.core.replayable
 	if !replayable {
 		rc = c.core.once
 	}
-	resp, err := rc.Do(rreq)
-	if resp == nil {
-		return nil, c.sendError(method, path, replayable, err)
+	resp, err := rc.Do(&cl.req)
+	if err != nil {
+		// No answer, or one refused unread (a redirect not followed).
+		var r *Response
+		if resp != nil {
+			r = &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
+		}
+		return r, c.sendError(method, path, replayable, err, cl)
 	}
-	if rd.resp != resp {
-		rd.read(resp) // retries ran out before the body was read
-	}
-	body, readErr := rd.body, rd.err
 	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := newAPIError(resp, c.redact(body), r.RateLimit)
-		apiErr.Method, apiErr.Path = method, path
+		apiErr := c.core.apiError(method, path, resp, cl.body, r.RateLimit)
 		if !replayable && mayHaveRun(resp.StatusCode) {
-			return r, &OutcomeError{Err: apiErr}
+			return r, &OutcomeError{Err: cl.explain(apiErr)}
 		}
-		return r, apiErr
+		return r, cl.explain(apiErr)
 	}
+	readErr := cl.err
 	if readErr == nil {
-		readErr = c.decode(resp, body, v)
+		readErr = c.decode(resp, cl.body, v)
 	}
 	if readErr != nil {
 		var apiErr *APIError
 		if errors.As(readErr, &apiErr) {
 			return r, apiErr
 		}
-		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
+		err := cl.explain(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
 		if !replayable {
 			err = &OutcomeError{Err: err, note: "it was carried out, but its answer could not be read; not sent again"}
 		}
@@ -724,46 +750,104 @@ func replayable(method string) bool {
 	return false
 }
 
-// sendError wraps the error of a request that got no response.
-func (c *Client) sendError(method, path string, replayable bool, err error) error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // url.Error repeats the method and URL
-	}
-	wrapped := fmt.Errorf("bitscale: %s %s: %w", method, path, cause)
+// sendError wraps the error of a request that got no response. Whether a
+// run may have been carried out is judged on the last attempt's error
+// alone: the cause kept from an attempt before is only told.
+func (c *Client) sendError(method, path string, replayable bool, err error, cl *call) error {
+	wrapped := cl.explain(fmt.Errorf("bitscale: %s %s: %w", method, path, attemptCause(err)))
 	// Only an attempt's error (a *url.Error) can come from a request the
 	// server saw; a bare context error ended a wait between attempts.
+	var ue *url.Error
 	if !replayable && errors.As(err, &ue) && connected(err) {
 		return &OutcomeError{Err: wrapped}
 	}
 	return wrapped
 }
 
-// reader reads the body of the attempt that ends a call.
-type reader struct {
-	limit int64
-	resp  *http.Response // whose body was read
-	body  []byte
-	err   error
-}
-
-func (rd *reader) read(resp *http.Response) error {
-	rd.resp = resp
-	rd.body, rd.err = readBody(resp, rd.limit)
-	if rd.err == nil {
-		resp.Body = bodyRead
+// attemptCause returns the error of an attempt without the *url.Error
+// around it, which repeats the method and URL.
+func attemptCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
-	return rd.err
+	return err
 }
 
-// bodyRead replaces a response body the client has read whole.
-var bodyRead io.ReadCloser = readMark{}
+// callKey is the context key under which a *call finds itself.
+type callKey struct{}
 
-type readMark struct{}
+// call is one Do call as its attempts go: the request as go-retryablehttp
+// sends it, the body of the last answer, and what the retry decisions left
+// for the error that ends the call. It is also the request's context, the
+// caller's with the call added, which is how CheckRetry finds it; being one
+// allocation rather than two keeps a call's cost down.
+type call struct {
+	context.Context // the caller's
+	req             retryablehttp.Request
+	method, path    string
+	limit           int64 // on a 2xx body
 
-func (readMark) Read([]byte) (int, error) { return 0, io.EOF }
-func (readMark) Close() error             { return nil }
+	resp *http.Response // whose body was read
+	body []byte
+	err  error // from reading body
+
+	retries int   // retries granted so far
+	cause   error // the error of the last attempt retried
+	stop    error // why a retry the policy wanted was not made
+}
+
+// Value returns the call itself for callKey, and otherwise what the
+// caller's context holds.
+func (cl *call) Value(key any) any {
+	if key == (callKey{}) {
+		return cl
+	}
+	return cl.Context.Value(key)
+}
+
+// read reads and closes the body of an attempt's answer.
+func (cl *call) read(resp *http.Response) error {
+	cl.resp = resp
+	cl.body, cl.err = readBody(resp, cl.limit)
+	resp.Body = http.NoBody // nothing left for go-retryablehttp to drain
+	return cl.err
+}
+
+// explain returns err, the error that ends the call, with what it would
+// otherwise lose: why the call stopped when a retry was wanted, or the cause
+// of the attempt before when the context ended the last one.
+func (cl *call) explain(err error) error {
+	if cl.stop != nil {
+		return fmt.Errorf("%w (not tried again: %w)", err, cl.stop)
+	}
+	if ctxErr := cl.Err(); cl.cause != nil && ctxErr != nil && errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (the attempt before failed: %w)", err, cl.cause)
+	}
+	return err
+}
+
+// attemptError returns the error of an attempt that is to be retried, for
+// the call's error should the context end the next one.
+func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
+	switch {
+	case resp == nil:
+		return attemptCause(err)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return c.apiError(cl.method, cl.path, resp, cl.body, parseRateLimit(resp.Header))
+	case err != nil:
+		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode, Err: err}
+	}
+	return fmt.Errorf("%d %s answer retried by the policy", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// apiError returns the *APIError for a non-2xx answer whose body was read,
+// without the API key should the server have echoed it.
+func (c *core) apiError(method, path string, resp *http.Response, body []byte, rl RateLimit) *APIError {
+	e := newAPIError(resp, c.redact(body), rl)
+	e.Method, e.Path = method, path
+	return e
+}
 
 // readBody reads and closes a response body of at most limit bytes.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
@@ -839,15 +923,15 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		return err
 	}
 	if env.Success != nil && !*env.Success {
-		return newAPIError(resp, c.redact(body), parseRateLimit(resp.Header))
+		return newAPIError(resp, c.core.redact(body), parseRateLimit(resp.Header))
 	}
 	return nil
 }
 
 // redact removes the API key from a body, in case the server echoed it
 // back in an error; done on the bytes, before any of it is cut or parsed.
-func (c *Client) redact(body []byte) []byte {
-	key := []byte(*c.core.key)
+func (c *core) redact(body []byte) []byte {
+	key := []byte(*c.key)
 	if !bytes.Contains(body, key) {
 		return body
 	}
