@@ -55,6 +55,7 @@ type core struct {
 	userAgent   string
 	maxResponse int64
 	gate        *gate
+	conns       *transport
 	replayable  *retryablehttp.Client // for requests safe to send twice
 	once        *retryablehttp.Client // for requests that are not (grid runs)
 }
@@ -118,7 +119,12 @@ func headerSafe(s string) bool {
 }
 
 // WithHTTPClient sets the HTTP client whose transport, redirect policy,
-// cookie jar and timeout are used. The client is copied, not changed. It
+// cookie jar and timeout are used. The client is copied, not changed. Before
+// a grid run, when every idle connection has sat unused for half a second
+// or more, the client closes them through the transport's
+// CloseIdleConnections method, so that the run is not written on a
+// connection the server may be closing; a transport without that method
+// (*http.Transport has it) carries runs on whatever connection it picks. It
 // returns an error from NewClient when c is nil.
 func WithHTTPClient(c *http.Client) Option {
 	return func(s *settings) error {
@@ -262,7 +268,8 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		maxResponse: s.maxResponse,
 		gate:        newGate(s.waitMax, s.gate),
 	}
-	hc := httpClient(s, &transport{key: []string{key}, base: base, gate: c.gate})
+	c.conns = &transport{key: []string{key}, base: base, gate: c.gate}
+	hc := httpClient(s, c.conns)
 	c.replayable = retryClient(s, c, hc, true)
 	c.once = retryClient(s, c, hc, false)
 	return newClient(c, s.workspaceID), nil
@@ -353,6 +360,20 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// idleTimeout is how long the default transport keeps a connection idle:
+// less than load balancers commonly do (60s, nginx 75s), so that the client
+// closes it first rather than reuse one the server is closing.
+const idleTimeout = 30 * time.Second
+
+// runIdleTimeout is how long the connections may all have been idle and
+// still carry a run. A run written on a connection the server was just
+// closing cannot be told from one the server took and then failed, so its
+// outcome would be unknown. A connection used this recently is open unless
+// the server closes idle connections sooner than common ones do (1s at the
+// least, and 2s to 75s usually), so a busy batch keeps its connections, and
+// a run after a quiet spell dials afresh.
+const runIdleTimeout = 500 * time.Millisecond
+
 // httpClient returns a copy of the configured HTTP client whose transport
 // is t wrapped around the configured one.
 func httpClient(s settings, t *transport) *http.Client {
@@ -365,6 +386,7 @@ func httpClient(s settings, t *transport) *http.Client {
 		// two, so that parallel callers reuse connections instead of opening
 		// new ones for every request.
 		tr.MaxIdleConnsPerHost = 100
+		tr.IdleConnTimeout = idleTimeout
 		hc.Transport = tr
 	}
 	t.next = hc.Transport
@@ -500,6 +522,28 @@ type transport struct {
 	base    *url.URL
 	gate    *gate
 	timeout time.Duration // per attempt, or 0
+	idle    atomic.Int64  // when a connection last went back to the pool, in Unix nanoseconds
+}
+
+// pooled records that an answer was read whole, so its connection went
+// back to the pool, newest of all: net/http reuses the newest first.
+func (t *transport) pooled(resp *http.Response) {
+	if !resp.Close {
+		t.idle.Store(time.Now().UnixNano())
+	}
+}
+
+// dropStale closes the idle connections when even the newest of them has
+// been idle longer than runIdleTimeout, so that the run about to be sent
+// dials a connection of its own rather than take one the server may be
+// closing. Connections in use are not touched.
+func (t *transport) dropStale() {
+	if time.Since(time.Unix(0, t.idle.Load())) <= runIdleTimeout {
+		return
+	}
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }
 
 // RoundTrip sends one attempt. It does not change req: the key goes on a
@@ -547,6 +591,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// after some stream errors, even once the server had all of it:
 		// a run must not be sent twice behind the SDK's back.
 		r.GetBody = nil
+		t.dropStale()
 	}
 	resp, err := t.send(r)
 	if err != nil && sent != nil && sent.unsent() {
@@ -676,7 +721,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if err := req.Context().Err(); err != nil {
 		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
 	}
-	cl := &call{Context: req.Context(), method: method, path: path, limit: c.core.maxResponse}
+	cl := &call{Context: req.Context(), method: method, path: path, limit: c.core.maxResponse, conns: c.core.conns}
 	req = req.WithContext(cl)
 	cl.req.Request = req
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
@@ -786,7 +831,8 @@ type call struct {
 	context.Context // the caller's
 	req             retryablehttp.Request
 	method, path    string
-	limit           int64 // on a 2xx body
+	limit           int64      // on a 2xx body
+	conns           *transport // told when an answer was read whole
 
 	resp *http.Response // whose body was read
 	body []byte
@@ -808,10 +854,22 @@ func (cl *call) Value(key any) any {
 
 // read reads and closes the body of an attempt's answer.
 func (cl *call) read(resp *http.Response) error {
-	cl.resp = resp
-	cl.body, cl.err = readBody(resp, cl.limit)
+	failed := resp.StatusCode < 200 || resp.StatusCode > 299
+	limit := cl.limit
+	if failed {
+		limit = maxErrorBody
+	}
+	body, err := readLimited(resp, limit)
+	resp.Body.Close()
 	resp.Body = http.NoBody // nothing left for go-retryablehttp to drain
-	return cl.err
+	if err == nil {
+		cl.conns.pooled(resp)
+	}
+	if failed {
+		err = nil // the part read still makes a useful APIError
+	}
+	cl.resp, cl.body, cl.err = resp, body, err
+	return err
 }
 
 // explain returns err, the error that ends the call, with what it would
@@ -847,19 +905,6 @@ func (c *core) apiError(method, path string, resp *http.Response, body []byte, r
 	e := newAPIError(resp, c.redact(body), rl)
 	e.Method, e.Path = method, path
 	return e
-}
-
-// readBody reads and closes a response body of at most limit bytes.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		limit = maxErrorBody
-	}
-	body, err := readLimited(resp, limit)
-	resp.Body.Close()
-	if err != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-		return body, nil // the part read still makes a useful APIError
-	}
-	return body, err
 }
 
 // maxPresize bounds the buffer allocated from a Content-Length before any
@@ -966,8 +1011,7 @@ func (c *Client) CloseIdleConnections() {
 	// The transport wrapper hides this method from http.Client on purpose:
 	// go-retryablehttp closes idle connections whenever retries run out,
 	// which would make a busy client's other callers reconnect.
-	t := c.core.replayable.HTTPClient.Transport.(*transport)
-	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+	if ci, ok := c.core.conns.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 }
