@@ -900,11 +900,43 @@ func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
 }
 
 // apiError returns the *APIError for a non-2xx answer whose body was read,
-// without the API key should the server have echoed it.
+// without the API key should the server have echoed it: the bytes are
+// redacted, and so are the decoded strings, in which JSON escapes such as
+// \u0062 may have spelled the key differently.
 func (c *core) apiError(method, path string, resp *http.Response, body []byte, rl RateLimit) *APIError {
 	e := newAPIError(resp, c.redact(body), rl)
 	e.Method, e.Path = method, path
+	key := *c.key
+	e.Code = strings.ReplaceAll(e.Code, key, redacted)
+	e.Message = strings.ReplaceAll(e.Message, key, redacted)
+	redactValue(e.Details, key)
 	return e
+}
+
+// redactValue returns v, a decoded JSON value, with key replaced in every
+// string it holds, map keys included; maps and slices are changed in place.
+func redactValue(v any, key string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, key, redacted)
+	case []any:
+		for i, e := range v {
+			v[i] = redactValue(e, key)
+		}
+	case map[string]any:
+		var echoed []string
+		for k, e := range v {
+			v[k] = redactValue(e, key)
+			if strings.Contains(k, key) {
+				echoed = append(echoed, k)
+			}
+		}
+		for _, k := range echoed { // renamed after the loop, which must not meet them again
+			v[strings.ReplaceAll(k, key, redacted)] = v[k]
+			delete(v, k)
+		}
+	}
+	return v
 }
 
 // maxPresize bounds the buffer allocated from a Content-Length before any
@@ -953,7 +985,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		}
 		return errors.New("empty body where JSON was expected")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := unmarshal(body, v); err != nil {
 		return err
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
@@ -964,14 +996,91 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		Data    any             `json:"data"`
 		Error   json.RawMessage `json:"error"`
 	}{Data: v}
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := unmarshal(body, &env); err != nil {
 		return err
 	}
 	if env.Success != nil && !*env.Success {
-		return newAPIError(resp, c.core.redact(body), parseRateLimit(resp.Header))
+		return c.core.apiError(resp.Request.Method, resp.Request.URL.EscapedPath(), resp, body, parseRateLimit(resp.Header))
 	}
 	return nil
 }
+
+// unmarshal decodes body into v. A number too large for a float64 in an
+// interface value, such as a run's outputs, does not lose the whole answer:
+// the body is decoded again keeping such numbers as json.Number, and the
+// others as float64. Only an answer with such a number pays for it.
+func unmarshal(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	var te *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &te) || !strings.HasPrefix(te.Value, "number") {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	floatNumbers(reflect.ValueOf(v))
+	return nil
+}
+
+// floatNumbers turns the json.Number values held in interfaces within v
+// into float64 where they fit, so that only the numbers a float64 cannot
+// hold stay json.Number.
+func floatNumbers(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if f, ok := fitFloat(v); ok {
+			if v.CanSet() {
+				v.Set(f)
+			}
+			return
+		}
+		floatNumbers(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				floatNumbers(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			floatNumbers(v.Index(i))
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			// A map's values cannot be set in place: they are stored anew.
+			if f, ok := fitFloat(it.Value()); ok {
+				v.SetMapIndex(it.Key(), f)
+				continue
+			}
+			floatNumbers(it.Value())
+		}
+	}
+}
+
+// fitFloat returns the float64 of an interface value holding a json.Number
+// that fits one.
+func fitFloat(v reflect.Value) (reflect.Value, bool) {
+	if v.Kind() != reflect.Interface || v.IsNil() {
+		return reflect.Value{}, false
+	}
+	n, ok := v.Elem().Interface().(json.Number)
+	if !ok {
+		return reflect.Value{}, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return reflect.Value{}, false
+	}
+	return reflect.ValueOf(f), true
+}
+
+// redacted replaces the API key wherever the server echoed it.
+const redacted = "[redacted]"
 
 // redact removes the API key from a body, in case the server echoed it
 // back in an error; done on the bytes, before any of it is cut or parsed.
@@ -980,7 +1089,7 @@ func (c *core) redact(body []byte) []byte {
 	if !bytes.Contains(body, key) {
 		return body
 	}
-	return bytes.ReplaceAll(body, key, []byte("[redacted]"))
+	return bytes.ReplaceAll(body, key, []byte(redacted))
 }
 
 // send builds a request, sends it and decodes the answer into a new T.
