@@ -859,7 +859,14 @@ func (cl *call) read(resp *http.Response) error {
 	if failed {
 		limit = maxErrorBody
 	}
-	body, err := readLimited(resp, limit)
+	var body []byte
+	var err error
+	if !failed && resp.ContentLength > limit {
+		// Refused before a byte is read or a buffer is sized for it.
+		err = fmt.Errorf("%w: Content-Length %d, more than %d bytes", ErrResponseTooLarge, resp.ContentLength, limit)
+	} else {
+		body, err = readLimited(resp, limit)
+	}
 	resp.Body.Close()
 	resp.Body = http.NoBody // nothing left for go-retryablehttp to drain
 	if err == nil {
