@@ -395,7 +395,7 @@ func httpClient(s settings, t *transport) *http.Client {
 	}
 	hc.Transport = t
 	t.timeout = s.attemptTimeout
-	hc.CheckRedirect = checkRedirect(hc.CheckRedirect)
+	hc.CheckRedirect = checkRedirect(hc.CheckRedirect, t.key[0])
 	return &hc
 }
 
@@ -405,14 +405,17 @@ var errDowngrade = errors.New("refusing a redirect from https to http")
 // checkRedirect returns a redirect policy that never follows a redirect of
 // a request that is not safe to send twice, which would make its outcome a
 // guess (the answer to the redirect is not the answer to the run), and
-// never follows one from https to http; then asks next, or stops after 10.
-func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+// never follows one from https to http, saying where it led, without key,
+// should the server have put it in the URL; then asks next, or stops after
+// 10.
+func checkRedirect(next func(*http.Request, []*http.Request) error, key string) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		switch {
 		case !replayable(via[0].Method):
 			return http.ErrUseLastResponse
 		case via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https":
-			return errDowngrade
+			to := strings.ReplaceAll(req.URL.Redacted(), key, redacted)
+			return fmt.Errorf("%w (to %s)", errDowngrade, to)
 		case next != nil:
 			return next(req, via)
 		case len(via) >= 10:
