@@ -237,7 +237,8 @@ func WithMaxResponseSize(n int64) Option {
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	key := strings.TrimSpace(apiKey)
 	if key == "" {
-		return nil, errors.New("bitscale: empty API key")
+		return nil, errors.New("bitscale: empty API key: pass the key of your BitScale account, such as " +
+			"os.Getenv(\"BITSCALE_API_KEY\") with BITSCALE_API_KEY set, or use NewClientFromEnv")
 	}
 	if strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
 		return nil, errors.New("bitscale: API key holds spaces or control characters")
@@ -323,9 +324,10 @@ func (c *Client) BaseURL() *url.URL {
 // to any client made from it with ForWorkspace. It is safe for concurrent use.
 func (c *Client) RateLimit() RateLimit { return c.core.gate.rateLimit() }
 
-// String describes the client without its API key.
+// String describes the client without its API key, or a password in the
+// base URL.
 func (c *Client) String() string {
-	return fmt.Sprintf("bitscale.Client{base: %s, workspace: %q}", c.core.baseURL, c.workspaceID)
+	return fmt.Sprintf("bitscale.Client{base: %s, workspace: %q}", c.core.baseURL.Redacted(), c.workspaceID)
 }
 
 func parseBaseURL(raw string, allowHTTP bool) (*url.URL, error) {
