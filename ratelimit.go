@@ -129,8 +129,9 @@ func serverWait(resp *http.Response, now time.Time) time.Duration {
 // RetryPolicy decides whether an attempt that ended with resp or err is sent
 // again. replayable is false for a request that is not safe to send twice, a
 // grid run. The client stops anyway when the request's context has ended, when
-// the attempts are spent, or when the server asks for a longer wait than the
-// client's maximum.
+// the attempts are spent, when the server asks for a longer wait than the
+// client's maximum, or when the wait before the next attempt would pass the
+// context's deadline.
 type RetryPolicy func(ctx context.Context, replayable bool, resp *http.Response, err error) bool
 
 // DefaultRetryPolicy is the policy clients use unless WithRetryPolicy says
