@@ -1023,8 +1023,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 // others as float64. Only an answer with such a number pays for it.
 func unmarshal(body []byte, v any) error {
 	err := json.Unmarshal(body, v)
-	var te *json.UnmarshalTypeError
-	if err == nil || !errors.As(err, &te) || !strings.HasPrefix(te.Value, "number") {
+	if err == nil || !tooBigNumber(err) {
 		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
@@ -1034,6 +1033,14 @@ func unmarshal(body []byte, v any) error {
 	}
 	floatNumbers(reflect.ValueOf(v))
 	return nil
+}
+
+// tooBigNumber reports whether err is encoding/json's for a number that
+// did not fit the value it was decoded into. It is apart from unmarshal so
+// that only an error pays for the target errors.As needs.
+func tooBigNumber(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te) && strings.HasPrefix(te.Value, "number")
 }
 
 // floatNumbers turns the json.Number values held in interfaces within v
