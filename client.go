@@ -760,7 +760,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		}
 		return r, cl.explain(apiErr)
 	}
-	readErr := cl.err
+	readErr := cl.readErr
 	if readErr == nil {
 		readErr = c.decode(resp, cl.body, v)
 	}
@@ -839,9 +839,8 @@ type call struct {
 	limit           int64      // on a 2xx body
 	conns           *transport // told when an answer was read whole
 
-	resp *http.Response // whose body was read
-	body []byte
-	err  error // from reading body
+	body    []byte // of the last answer
+	readErr error  // from reading body
 
 	retries int   // retries granted so far
 	cause   error // the error of the last attempt retried
@@ -880,7 +879,7 @@ func (cl *call) read(resp *http.Response) error {
 	if failed {
 		err = nil // the part read still makes a useful APIError
 	}
-	cl.resp, cl.body, cl.err = resp, body, err
+	cl.body, cl.readErr = body, err
 	return err
 }
 
