@@ -55,6 +55,7 @@ type core struct {
 	userAgent   string
 	maxResponse int64
 	gate        *gate
+	conns       *transport
 	replayable  *retryablehttp.Client // for requests safe to send twice
 	once        *retryablehttp.Client // for requests that are not (grid runs)
 }
@@ -118,7 +119,12 @@ func headerSafe(s string) bool {
 }
 
 // WithHTTPClient sets the HTTP client whose transport, redirect policy,
-// cookie jar and timeout are used. The client is copied, not changed. It
+// cookie jar and timeout are used. The client is copied, not changed. Before
+// a grid run, when every idle connection has sat unused for half a second
+// or more, the client closes them through the transport's
+// CloseIdleConnections method, so that the run is not written on a
+// connection the server may be closing; a transport without that method
+// (*http.Transport has it) carries runs on whatever connection it picks. It
 // returns an error from NewClient when c is nil.
 func WithHTTPClient(c *http.Client) Option {
 	return func(s *settings) error {
@@ -231,7 +237,8 @@ func WithMaxResponseSize(n int64) Option {
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	key := strings.TrimSpace(apiKey)
 	if key == "" {
-		return nil, errors.New("bitscale: empty API key")
+		return nil, errors.New("bitscale: empty API key: pass the key of your BitScale account, such as " +
+			"os.Getenv(\"BITSCALE_API_KEY\") with BITSCALE_API_KEY set, or use NewClientFromEnv")
 	}
 	if strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
 		return nil, errors.New("bitscale: API key holds spaces or control characters")
@@ -262,9 +269,10 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		maxResponse: s.maxResponse,
 		gate:        newGate(s.waitMax, s.gate),
 	}
-	hc := httpClient(s, &transport{key: []string{key}, base: base, gate: c.gate})
-	c.replayable = retryClient(s, hc, true)
-	c.once = retryClient(s, hc, false)
+	c.conns = &transport{key: []string{key}, base: base, gate: c.gate}
+	hc := httpClient(s, c.conns)
+	c.replayable = retryClient(s, c, hc, true)
+	c.once = retryClient(s, c, hc, false)
 	return newClient(c, s.workspaceID), nil
 }
 
@@ -316,9 +324,10 @@ func (c *Client) BaseURL() *url.URL {
 // to any client made from it with ForWorkspace. It is safe for concurrent use.
 func (c *Client) RateLimit() RateLimit { return c.core.gate.rateLimit() }
 
-// String describes the client without its API key.
+// String describes the client without its API key, or a password in the
+// base URL.
 func (c *Client) String() string {
-	return fmt.Sprintf("bitscale.Client{base: %s, workspace: %q}", c.core.baseURL, c.workspaceID)
+	return fmt.Sprintf("bitscale.Client{base: %s, workspace: %q}", c.core.baseURL.Redacted(), c.workspaceID)
 }
 
 func parseBaseURL(raw string, allowHTTP bool) (*url.URL, error) {
@@ -353,6 +362,20 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// idleTimeout is how long the default transport keeps a connection idle:
+// less than load balancers commonly do (60s, nginx 75s), so that the client
+// closes it first rather than reuse one the server is closing.
+const idleTimeout = 30 * time.Second
+
+// runIdleTimeout is how long the connections may all have been idle and
+// still carry a run. A run written on a connection the server was just
+// closing cannot be told from one the server took and then failed, so its
+// outcome would be unknown. A connection used this recently is open unless
+// the server closes idle connections sooner than common ones do (1s at the
+// least, and 2s to 75s usually), so a busy batch keeps its connections, and
+// a run after a quiet spell dials afresh.
+const runIdleTimeout = 500 * time.Millisecond
+
 // httpClient returns a copy of the configured HTTP client whose transport
 // is t wrapped around the configured one.
 func httpClient(s settings, t *transport) *http.Client {
@@ -365,6 +388,7 @@ func httpClient(s settings, t *transport) *http.Client {
 		// two, so that parallel callers reuse connections instead of opening
 		// new ones for every request.
 		tr.MaxIdleConnsPerHost = 100
+		tr.IdleConnTimeout = idleTimeout
 		hc.Transport = tr
 	}
 	t.next = hc.Transport
@@ -373,7 +397,7 @@ func httpClient(s settings, t *transport) *http.Client {
 	}
 	hc.Transport = t
 	t.timeout = s.attemptTimeout
-	hc.CheckRedirect = checkRedirect(hc.CheckRedirect)
+	hc.CheckRedirect = checkRedirect(hc.CheckRedirect, t.key[0])
 	return &hc
 }
 
@@ -383,14 +407,17 @@ var errDowngrade = errors.New("refusing a redirect from https to http")
 // checkRedirect returns a redirect policy that never follows a redirect of
 // a request that is not safe to send twice, which would make its outcome a
 // guess (the answer to the redirect is not the answer to the run), and
-// never follows one from https to http; then asks next, or stops after 10.
-func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+// never follows one from https to http, saying where it led, without key,
+// should the server have put it in the URL; then asks next, or stops after
+// 10.
+func checkRedirect(next func(*http.Request, []*http.Request) error, key string) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		switch {
 		case !replayable(via[0].Method):
 			return http.ErrUseLastResponse
 		case via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https":
-			return errDowngrade
+			to := strings.ReplaceAll(req.URL.Redacted(), key, redacted)
+			return fmt.Errorf("%w (to %s)", errDowngrade, to)
 		case next != nil:
 			return next(req, via)
 		case len(via) >= 10:
@@ -401,34 +428,59 @@ func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.R
 }
 
 // retryClient returns the retrying client for requests that are, or are
-// not, safe to send twice.
-func retryClient(s settings, hc *http.Client, replayable bool) *retryablehttp.Client {
+// not, safe to send twice. Its CheckRetry decides whether to retry and
+// waits before saying yes: only it knows the call (from the context) and so
+// the attempt number, the deadline and what the attempt left behind.
+func retryClient(s settings, c *core, hc *http.Client, replayable bool) *retryablehttp.Client {
 	rc := &retryablehttp.Client{
 		HTTPClient:   hc,
-		RetryWaitMin: s.waitMin,
-		RetryWaitMax: s.waitMax,
 		RetryMax:     s.maxRetries,
-		Backoff:      backoff,
+		Backoff:      func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 },
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		PrepareRetry: freshBody,
 	}
-	policy, waitMax, log := s.policy, s.waitMax, s.logger
+	policy, waitMin, waitMax, log := s.policy, s.waitMin, s.waitMax, s.logger
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if err == nil && resp != nil && resp.Body == bodyRead {
-			return false, nil // asked again after a body was read whole: nothing new
+		cl := ctx.Value(callKey{}).(*call)
+		if err == nil {
+			// Read the body inside the retry loop, so that a body cut off
+			// mid-way is retried like any other failed attempt.
+			err = cl.read(resp)
 		}
-		if ctx.Err() != nil || !policy(ctx, replayable, resp, err) {
+		if cl.retries >= s.maxRetries {
+			return false, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			if err == nil || !errors.Is(err, ctxErr) {
+				cl.stop = ctxErr // the attempt's own error does not say it
+			}
+			return false, nil
+		}
+		if !policy(ctx, replayable, resp, err) {
 			return false, nil
 		}
 		// Rather than wait and try again in vain, give the caller the
 		// server's answer now when its wait is longer than allowed.
-		wait := serverWait(resp, time.Now())
-		if dl, ok := ctx.Deadline(); wait > waitMax || ok && time.Until(dl) < wait {
+		if serverWait(resp, time.Now()) > waitMax {
 			return false, nil
 		}
+		wait := backoff(waitMin, waitMax, cl.retries, resp)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			cl.stop = fmt.Errorf("waiting %s would pass the context's deadline: %w",
+				wait.Round(time.Millisecond), context.DeadlineExceeded)
+			return false, nil
+		}
+		cl.cause = c.attemptError(cl, resp, err)
 		if log != nil {
 			logRetry(log, resp, err)
 		}
+		if wait > 0 {
+			if err := sleep(ctx, wait, nil); err != nil {
+				cl.stop = err
+				return false, nil
+			}
+		}
+		cl.retries++
 		return true, nil
 	}
 	if log != nil {
@@ -475,6 +527,28 @@ type transport struct {
 	base    *url.URL
 	gate    *gate
 	timeout time.Duration // per attempt, or 0
+	idle    atomic.Int64  // when a connection last went back to the pool, in Unix nanoseconds
+}
+
+// pooled records that an answer was read whole, so its connection went
+// back to the pool, newest of all: net/http reuses the newest first.
+func (t *transport) pooled(resp *http.Response) {
+	if !resp.Close {
+		t.idle.Store(time.Now().UnixNano())
+	}
+}
+
+// dropStale closes the idle connections when even the newest of them has
+// been idle longer than runIdleTimeout, so that the run about to be sent
+// dials a connection of its own rather than take one the server may be
+// closing. Connections in use are not touched.
+func (t *transport) dropStale() {
+	if time.Since(time.Unix(0, t.idle.Load())) <= runIdleTimeout {
+		return
+	}
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }
 
 // RoundTrip sends one attempt. It does not change req: the key goes on a
@@ -522,6 +596,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// after some stream errors, even once the server had all of it:
 		// a run must not be sent twice behind the SDK's back.
 		r.GetBody = nil
+		t.dropStale()
 	}
 	resp, err := t.send(r)
 	if err != nil && sent != nil && sent.unsent() {
@@ -643,57 +718,58 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 // JSON response into v: v may be nil to discard the body, or an io.Writer to
 // receive it raw. It returns an *APIError for any other status, a
 // *DecodeError for a 2xx body that cannot be read or decoded, and the
-// context's error when ctx ends first. The *Response is returned whenever the
-// server answered.
+// context's error when ctx ends first; when an attempt failed before, that
+// error also holds the attempt's cause. The *Response is returned whenever
+// the server answered.
 func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	method, path := req.Method, req.URL.EscapedPath()
 	if err := req.Context().Err(); err != nil {
 		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
 	}
-	rreq := &retryablehttp.Request{Request: req}
+	cl := &call{Context: req.Context(), method: method, path: path, limit: c.core.maxResponse, conns: c.core.conns}
+	req = req.WithContext(cl)
+	cl.req.Request = req
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		// A body that cannot be made again is read into memory, so that a
 		// retry can send it again. Others get a fresh body in freshBody.
-		var err error
-		if rreq, err = retryablehttp.FromRequest(req); err != nil {
+		r, err := retryablehttp.FromRequest(req)
+		if err != nil {
 			return nil, fmt.Errorf("bitscale: %s %s: reading request body: %w", method, path, err)
 		}
+		cl.req = *r
 	}
-	// Read the body inside the retry loop, so that a body cut off mid-way
-	// is retried like any other failed attempt of a replayable request.
-	rd := reader{limit: c.core.maxResponse}
-	rreq.SetResponseHandler(rd.read)
 	replayable := replayable(method)
 	rc := c.core.replayable
 	if !replayable {
 		rc = c.core.once
 	}
-	resp, err := rc.Do(rreq)
-	if resp == nil {
-		return nil, c.sendError(method, path, replayable, err)
+	resp, err := rc.Do(&cl.req)
+	if err != nil {
+		// No answer, or one refused unread (a redirect not followed).
+		var r *Response
+		if resp != nil {
+			r = &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
+		}
+		return r, c.sendError(method, path, replayable, err, cl)
 	}
-	if rd.resp != resp {
-		rd.read(resp) // retries ran out before the body was read
-	}
-	body, readErr := rd.body, rd.err
 	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := newAPIError(resp, c.redact(body), r.RateLimit)
-		apiErr.Method, apiErr.Path = method, path
+		apiErr := c.core.apiError(method, path, resp, cl.body, r.RateLimit)
 		if !replayable && mayHaveRun(resp.StatusCode) {
-			return r, &OutcomeError{Err: apiErr}
+			return r, &OutcomeError{Err: cl.explain(apiErr)}
 		}
-		return r, apiErr
+		return r, cl.explain(apiErr)
 	}
+	readErr := cl.readErr
 	if readErr == nil {
-		readErr = c.decode(resp, body, v)
+		readErr = c.decode(resp, cl.body, v)
 	}
 	if readErr != nil {
 		var apiErr *APIError
 		if errors.As(readErr, &apiErr) {
 			return r, apiErr
 		}
-		err := error(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
+		err := cl.explain(&DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode, Err: readErr})
 		if !replayable {
 			err = &OutcomeError{Err: err, note: "it was carried out, but its answer could not be read; not sent again"}
 		}
@@ -724,58 +800,154 @@ func replayable(method string) bool {
 	return false
 }
 
-// sendError wraps the error of a request that got no response.
-func (c *Client) sendError(method, path string, replayable bool, err error) error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // url.Error repeats the method and URL
-	}
-	wrapped := fmt.Errorf("bitscale: %s %s: %w", method, path, cause)
+// sendError wraps the error of a request that got no response. Whether a
+// run may have been carried out is judged on the last attempt's error
+// alone: the cause kept from an attempt before is only told.
+func (c *Client) sendError(method, path string, replayable bool, err error, cl *call) error {
+	wrapped := cl.explain(fmt.Errorf("bitscale: %s %s: %w", method, path, attemptCause(err)))
 	// Only an attempt's error (a *url.Error) can come from a request the
 	// server saw; a bare context error ended a wait between attempts.
+	var ue *url.Error
 	if !replayable && errors.As(err, &ue) && connected(err) {
 		return &OutcomeError{Err: wrapped}
 	}
 	return wrapped
 }
 
-// reader reads the body of the attempt that ends a call.
-type reader struct {
-	limit int64
-	resp  *http.Response // whose body was read
-	body  []byte
-	err   error
-}
-
-func (rd *reader) read(resp *http.Response) error {
-	rd.resp = resp
-	rd.body, rd.err = readBody(resp, rd.limit)
-	if rd.err == nil {
-		resp.Body = bodyRead
+// attemptCause returns the error of an attempt without the *url.Error
+// around it, which repeats the method and URL.
+func attemptCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
-	return rd.err
+	return err
 }
 
-// bodyRead replaces a response body the client has read whole.
-var bodyRead io.ReadCloser = readMark{}
+// callKey is the context key under which a *call finds itself.
+type callKey struct{}
 
-type readMark struct{}
+// call is one Do call as its attempts go: the request as go-retryablehttp
+// sends it, the body of the last answer, and what the retry decisions left
+// for the error that ends the call. It is also the request's context, the
+// caller's with the call added, which is how CheckRetry finds it; being one
+// allocation rather than two keeps a call's cost down.
+type call struct {
+	context.Context // the caller's
+	req             retryablehttp.Request
+	method, path    string
+	limit           int64      // on a 2xx body
+	conns           *transport // told when an answer was read whole
 
-func (readMark) Read([]byte) (int, error) { return 0, io.EOF }
-func (readMark) Close() error             { return nil }
+	body    []byte // of the last answer
+	readErr error  // from reading body
 
-// readBody reads and closes a response body of at most limit bytes.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	retries int   // retries granted so far
+	cause   error // the error of the last attempt retried
+	stop    error // why a retry the policy wanted was not made
+}
+
+// Value returns the call itself for callKey, and otherwise what the
+// caller's context holds.
+func (cl *call) Value(key any) any {
+	if key == (callKey{}) {
+		return cl
+	}
+	return cl.Context.Value(key)
+}
+
+// read reads and closes the body of an attempt's answer.
+func (cl *call) read(resp *http.Response) error {
+	failed := resp.StatusCode < 200 || resp.StatusCode > 299
+	limit := cl.limit
+	if failed {
 		limit = maxErrorBody
 	}
-	body, err := readLimited(resp, limit)
-	resp.Body.Close()
-	if err != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-		return body, nil // the part read still makes a useful APIError
+	var body []byte
+	var err error
+	if !failed && resp.ContentLength > limit {
+		// Refused before a byte is read or a buffer is sized for it.
+		err = fmt.Errorf("%w: Content-Length %d, more than %d bytes", ErrResponseTooLarge, resp.ContentLength, limit)
+	} else {
+		body, err = readLimited(resp, limit)
 	}
-	return body, err
+	resp.Body.Close()
+	resp.Body = http.NoBody // nothing left for go-retryablehttp to drain
+	if err == nil {
+		cl.conns.pooled(resp)
+	}
+	if failed {
+		err = nil // the part read still makes a useful APIError
+	}
+	cl.body, cl.readErr = body, err
+	return err
+}
+
+// explain returns err, the error that ends the call, with what it would
+// otherwise lose: why the call stopped when a retry was wanted, or the cause
+// of the attempt before when the context ended the last one.
+func (cl *call) explain(err error) error {
+	if cl.stop != nil {
+		return fmt.Errorf("%w (not tried again: %w)", err, cl.stop)
+	}
+	if ctxErr := cl.Err(); cl.cause != nil && ctxErr != nil && errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (the attempt before failed: %w)", err, cl.cause)
+	}
+	return err
+}
+
+// attemptError returns the error of an attempt that is to be retried, for
+// the call's error should the context end the next one.
+func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
+	switch {
+	case resp == nil:
+		return attemptCause(err)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return c.apiError(cl.method, cl.path, resp, cl.body, parseRateLimit(resp.Header))
+	case err != nil:
+		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode, Err: err}
+	}
+	return fmt.Errorf("%d %s answer retried by the policy", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// apiError returns the *APIError for a non-2xx answer whose body was read,
+// without the API key should the server have echoed it: the bytes are
+// redacted, and so are the decoded strings, in which JSON escapes such as
+// \u0062 may have spelled the key differently.
+func (c *core) apiError(method, path string, resp *http.Response, body []byte, rl RateLimit) *APIError {
+	e := newAPIError(resp, c.redact(body), rl)
+	e.Method, e.Path = method, path
+	key := *c.key
+	e.Code = strings.ReplaceAll(e.Code, key, redacted)
+	e.Message = strings.ReplaceAll(e.Message, key, redacted)
+	redactValue(e.Details, key)
+	return e
+}
+
+// redactValue returns v, a decoded JSON value, with key replaced in every
+// string it holds, map keys included; maps and slices are changed in place.
+func redactValue(v any, key string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, key, redacted)
+	case []any:
+		for i, e := range v {
+			v[i] = redactValue(e, key)
+		}
+	case map[string]any:
+		var echoed []string
+		for k, e := range v {
+			v[k] = redactValue(e, key)
+			if strings.Contains(k, key) {
+				echoed = append(echoed, k)
+			}
+		}
+		for _, k := range echoed { // renamed after the loop, which must not meet them again
+			v[strings.ReplaceAll(k, key, redacted)] = v[k]
+			delete(v, k)
+		}
+	}
+	return v
 }
 
 // maxPresize bounds the buffer allocated from a Content-Length before any
@@ -824,7 +996,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		}
 		return errors.New("empty body where JSON was expected")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := unmarshal(body, v); err != nil {
 		return err
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
@@ -835,23 +1007,107 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		Data    any             `json:"data"`
 		Error   json.RawMessage `json:"error"`
 	}{Data: v}
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := unmarshal(body, &env); err != nil {
 		return err
 	}
 	if env.Success != nil && !*env.Success {
-		return newAPIError(resp, c.redact(body), parseRateLimit(resp.Header))
+		return c.core.apiError(resp.Request.Method, resp.Request.URL.EscapedPath(), resp, body, parseRateLimit(resp.Header))
 	}
 	return nil
 }
 
+// unmarshal decodes body into v. A number too large for a float64 in an
+// interface value, such as a run's outputs, does not lose the whole answer:
+// the body is decoded again keeping such numbers as json.Number, and the
+// others as float64. Only an answer with such a number pays for it.
+func unmarshal(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil || !tooBigNumber(err) {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	floatNumbers(reflect.ValueOf(v))
+	return nil
+}
+
+// tooBigNumber reports whether err is encoding/json's for a number that
+// did not fit the value it was decoded into. It is apart from unmarshal so
+// that only an error pays for the target errors.As needs.
+func tooBigNumber(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te) && strings.HasPrefix(te.Value, "number")
+}
+
+// floatNumbers turns the json.Number values held in interfaces within v
+// into float64 where they fit, so that only the numbers a float64 cannot
+// hold stay json.Number.
+func floatNumbers(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if f, ok := fitFloat(v); ok {
+			if v.CanSet() {
+				v.Set(f)
+			}
+			return
+		}
+		floatNumbers(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				floatNumbers(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			floatNumbers(v.Index(i))
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			// A map's values cannot be set in place: they are stored anew.
+			if f, ok := fitFloat(it.Value()); ok {
+				v.SetMapIndex(it.Key(), f)
+				continue
+			}
+			floatNumbers(it.Value())
+		}
+	}
+}
+
+// fitFloat returns the float64 of an interface value holding a json.Number
+// that fits one.
+func fitFloat(v reflect.Value) (reflect.Value, bool) {
+	if v.Kind() != reflect.Interface || v.IsNil() {
+		return reflect.Value{}, false
+	}
+	n, ok := v.Elem().Interface().(json.Number)
+	if !ok {
+		return reflect.Value{}, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return reflect.Value{}, false
+	}
+	return reflect.ValueOf(f), true
+}
+
+// redacted replaces the API key wherever the server echoed it.
+const redacted = "[redacted]"
+
 // redact removes the API key from a body, in case the server echoed it
 // back in an error; done on the bytes, before any of it is cut or parsed.
-func (c *Client) redact(body []byte) []byte {
-	key := []byte(*c.core.key)
+func (c *core) redact(body []byte) []byte {
+	key := []byte(*c.key)
 	if !bytes.Contains(body, key) {
 		return body
 	}
-	return bytes.ReplaceAll(body, key, []byte("[redacted]"))
+	return bytes.ReplaceAll(body, key, []byte(redacted))
 }
 
 // send builds a request, sends it and decodes the answer into a new T.
@@ -882,8 +1138,7 @@ func (c *Client) CloseIdleConnections() {
 	// The transport wrapper hides this method from http.Client on purpose:
 	// go-retryablehttp closes idle connections whenever retries run out,
 	// which would make a busy client's other callers reconnect.
-	t := c.core.replayable.HTTPClient.Transport.(*transport)
-	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+	if ci, ok := c.core.conns.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 }

@@ -620,3 +620,25 @@ func TestRateLimitIsSafeForConcurrentUse(t *testing.T) {
 	assert.Equal(t, 10000, rl.Limit)
 	assert.True(t, rl.Remaining >= 10000-160 && rl.Remaining < 10000, "remaining %d", rl.Remaining)
 }
+
+// An empty key says how to give one, naming the variable the README's
+// snippet reads it from.
+func TestEmptyKeySaysHowToGiveOne(t *testing.T) {
+	_, err := bitscale.NewClient("")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "empty API key")
+	assert.Contains(t, err.Error(), "BITSCALE_API_KEY")
+	assert.Contains(t, err.Error(), "NewClientFromEnv")
+}
+
+// A password in the base URL is not printed with the client.
+func TestStringHidesAPasswordInTheBaseURL(t *testing.T) {
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL("https://user:s3cret-pw@api.example.com/"),
+		bitscale.WithWorkspaceID(testWorkspace))
+	require.NoError(t, err)
+	s := c.String()
+	assert.NotContains(t, s, "s3cret-pw")
+	assert.NotContains(t, s, testKey)
+	assert.Equal(t, `bitscale.Client{base: https://user:xxxxx@api.example.com/api/v1/, workspace: "ws_abc123"}`, s)
+	assert.NotContains(t, fmt.Sprintf("%v %+v %s", c, c, c), "s3cret-pw")
+}

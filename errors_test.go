@@ -310,3 +310,52 @@ func TestRetriedPostSendsItsWholeBodyEachTime(t *testing.T) {
 	require.Len(t, bodies, 2)
 	assert.Equal(t, `{"mode":"sync","inputs":{"x":1}}`, bodies[1])
 }
+
+// Retry-After in delay seconds of one and two digits.
+func TestRetryAfterSecondsAreParsed(t *testing.T) {
+	for v, want := range map[string]time.Duration{"9": 9 * time.Second, "90": 90 * time.Second} {
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", v)
+			serveJSON(503, []byte(`{"error":{"code":"UNAVAILABLE","message":"later"}}`))(w, r)
+		}), bitscale.WithMaxRetries(0))
+		_, _, err := c.Users.Me(context.Background())
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr, v)
+		assert.Equal(t, want, apiErr.RetryAfter, v)
+		assert.Contains(t, err.Error(), fmt.Sprintf("(retry after %s)", want), v)
+	}
+}
+
+// Details that are not a JSON object are kept under "details".
+func TestDetailsThatAreNotAnObjectAreKept(t *testing.T) {
+	for details, want := range map[string]any{
+		`"quota of 10 reached"`: "quota of 10 reached",
+		`[1,"two"]`:             []any{1.0, "two"},
+		`42`:                    42.0,
+	} {
+		c, _ := newTestClient(t, serveJSON(400, []byte(`{"error":{"code":"BAD","message":"no","details":`+details+`}}`)))
+		_, _, err := c.Users.Me(context.Background())
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr, details)
+		assert.Equal(t, map[string]any{"details": want}, apiErr.Details, details)
+	}
+}
+
+// A 300 answer to a run, like any redirect, may follow a run that
+// happened: it is not followed, and the outcome is unknown.
+func TestRun300IsAnUnknownOutcome(t *testing.T) {
+	var posts atomic.Int32
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.Header().Set("Location", "/api/v1/grids/grid_001/runs/r1")
+		w.WriteHeader(http.StatusMultipleChoices)
+	}))
+	_, resp, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	t.Logf("err=%v", err)
+	require.ErrorIs(t, err, bitscale.ErrOutcomeUnknown)
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 300, apiErr.StatusCode)
+	assert.Equal(t, 300, resp.StatusCode)
+	assert.EqualValues(t, 1, posts.Load())
+}

@@ -322,6 +322,7 @@ func FuzzCheckResponse(f *testing.F) {
 		{503, strings.Repeat("é", 150), "text/plain", false, 0},
 		{500, strings.Repeat("a", 199) + "€€€", "text/plain", false, 0},
 		{500, "\xff\xfe\xfd" + strings.Repeat("\x80", 300), "application/octet-stream", false, 0},
+		{500, strings.Repeat("\x80", excerptLen+1), "application/octet-stream", false, 0}, // no rune start to cut at
 		{500, "line one\r\nline two\n\n\tline three", "text/plain", true, 0},
 		{500, `{"error":{"code":"X","message":"cut`, "application/json", true, 1 << 20},
 		{500, `{"error":{"code":"X"}}`, "application/json", true, -12},

@@ -129,8 +129,9 @@ func serverWait(resp *http.Response, now time.Time) time.Duration {
 // RetryPolicy decides whether an attempt that ended with resp or err is sent
 // again. replayable is false for a request that is not safe to send twice, a
 // grid run. The client stops anyway when the request's context has ended, when
-// the attempts are spent, or when the server asks for a longer wait than the
-// client's maximum.
+// the attempts are spent, when the server asks for a longer wait than the
+// client's maximum, or when the wait before the next attempt would pass the
+// context's deadline.
 type RetryPolicy func(ctx context.Context, replayable bool, resp *http.Response, err error) bool
 
 // DefaultRetryPolicy is the policy clients use unless WithRetryPolicy says
@@ -247,12 +248,17 @@ var errGate = errors.New("rate limit window spent")
 // flood a window that other processes share, and one slow request does
 // not hold every other back. Until a response has carried rate-limit
 // headers, nothing is held.
+//
+// A reset is believed for at most the maximum wait after the answer that
+// reported it: one answer with a reset years away would otherwise shut the
+// gate for as long, since no request would go out to learn better.
 type gate struct {
 	maxWait time.Duration
 	hold    bool // false: only observe, never hold a request
 
 	mu        sync.Mutex
 	last      RateLimit     // as last reported by the server
+	expires   time.Time     // when last stops holding requests: its reset, or maxWait after it came
 	remaining int           // estimate for the current window
 	inflight  int           // requests sent and not yet answered
 	limited   bool          // the server reports a rate limit
@@ -278,19 +284,19 @@ func (g *gate) acquire(ctx context.Context) (probe bool, err error) {
 			g.remaining--
 			g.inflight++
 			return false, nil
-		case !now.Before(g.last.Reset) && g.probes < max(1, g.last.Limit/10):
+		case !now.Before(g.expires) && g.probes < max(1, g.last.Limit/10):
 			g.probes++
 			g.inflight++
 			return true, nil
 		}
 		// Before the reset, wait for it; after, for the probes' answers.
 		reset := g.last.Reset
-		wait := max(reset.Sub(now), 0)
-		if wait > g.maxWait {
+		if now.Before(g.expires) && reset.Sub(now) > g.maxWait {
 			return false, fmt.Errorf("%w until %s, longer than the maximum wait of %s: %w",
 				errGate, reset.Format(time.RFC3339), g.maxWait, ErrRateLimited)
 		}
-		if dl, ok := ctx.Deadline(); ok && dl.Before(reset) {
+		wait := max(g.expires.Sub(now), 0)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(g.expires) {
 			return false, fmt.Errorf("%w until %s, after the context's deadline: %w: %w",
 				errGate, reset.Format(time.RFC3339), ErrRateLimited, context.DeadlineExceeded)
 		}
@@ -316,8 +322,9 @@ func (g *gate) release(rl RateLimit, ok, answered, probe bool) {
 	if probe {
 		g.probes--
 	}
+	now := time.Now()
 	switch {
-	case ok && rl.Reset.Before(g.last.Reset):
+	case ok && rl.Reset.Before(g.last.Reset) && now.Before(g.expires):
 		// An answer from a window that has since ended tells nothing new.
 	case ok && !rl.Reset.IsZero():
 		// Within a window the count only falls: an answer that arrives after
@@ -326,6 +333,10 @@ func (g *gate) release(rl RateLimit, ok, answered, probe bool) {
 			rl.Remaining = g.last.Remaining
 		}
 		g.last = rl
+		g.expires = rl.Reset
+		if limit := now.Add(g.maxWait); limit.Before(rl.Reset) {
+			g.expires = limit
+		}
 		g.limited = true
 		g.remaining = rl.Remaining - g.inflight
 	case ok:

@@ -342,3 +342,18 @@ func TestGateKeepsLowestCountOfAWindow(t *testing.T) {
 
 // acquired drops acquire's probe flag, for tests that only look at errors.
 func acquired(_ bool, err error) error { return err }
+
+func TestGateBelievesAResetForTheMaximumWaitAtMost(t *testing.T) {
+	g := newGate(50*time.Millisecond, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(RateLimit{Limit: 10, Reset: time.Now().AddDate(300, 0, 0)}, true, true, false)
+	require.ErrorIs(t, acquired(g.acquire(context.Background())), ErrRateLimited)
+
+	time.Sleep(60 * time.Millisecond)
+	probe, err := g.acquire(context.Background())
+	require.NoError(t, err)
+	require.True(t, probe, "after the maximum wait a probe learns the window")
+	g.release(windowed(10, 9, time.Minute), true, true, true)
+	assert.Equal(t, 9, g.rateLimit().Remaining, "the real window, though its reset is nearer")
+	require.NoError(t, acquired(g.acquire(context.Background())))
+}

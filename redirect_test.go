@@ -2,11 +2,15 @@ package bitscale_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/bitscale/bitscale-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // A run POST answered 303 may have run: following the redirect and judging
@@ -59,4 +63,31 @@ func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
 	if otherPosts.Load() != 0 {
 		t.Errorf("run body sent to another host %d times and its answer accepted as the run", otherPosts.Load())
 	}
+}
+
+// A redirect from https to plain http is refused, and the error says so
+// and where it led, without the key should the server have put it there.
+func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainHits.Add(1)
+	}))
+	t.Cleanup(plain.Close)
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/api/v1/user/me?echo="+r.Header.Get("api_key"), http.StatusFound)
+	}))
+	t.Cleanup(tls.Close)
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(tls.URL), bitscale.WithHTTPClient(tls.Client()))
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	_, resp, err := c.Users.Me(context.Background())
+	t.Logf("err=%v", err)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "refusing a redirect from https to http (to "+plain.URL+"/api/v1/user/me?echo=[redacted])")
+	assert.NotContains(t, err.Error(), testKey)
+	var apiErr *bitscale.APIError
+	assert.False(t, errors.As(err, &apiErr), "not an error answer of the API")
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Zero(t, plainHits.Load())
 }
