@@ -1,0 +1,80 @@
+package bitscale
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// minRunIdle is the least time a run is trusted to a connection that has
+// been idle, however soon the server was seen to close idle connections.
+const minRunIdle = 5 * time.Millisecond
+
+// watchConns makes dial return connections that tell t how soon the
+// server closes idle ones.
+func watchConns(dial func(ctx context.Context, network, addr string) (net.Conn, error), t *transport) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		w := &watchedConn{Conn: c, seen: t.sawIdleClose}
+		w.last.Store(time.Now().UnixNano())
+		return w, nil
+	}
+}
+
+// watchedConn notes when the server ends a connection that carried no
+// request since its last read: with HTTP/1.1 a server speaks unasked only
+// to close, by closing (EOF, reset) or, over TLS, with a close_notify
+// alert. How long the connection had been idle then is at least the
+// server's idle timeout. A misreading only makes the timeout seem shorter,
+// which costs a dial, never a run's outcome.
+type watchedConn struct {
+	net.Conn
+	seen    func(idle time.Duration)
+	last    atomic.Int64 // Unix nanoseconds of the last read or write
+	pending atomic.Bool  // written since the last read: an answer is due
+}
+
+// tlsAlert is the first byte of a TLS alert record.
+const tlsAlert = 0x15
+
+func (c *watchedConn) Write(p []byte) (int, error) {
+	c.pending.Store(true)
+	c.last.Store(time.Now().UnixNano())
+	return c.Conn.Write(p)
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	now := time.Now().UnixNano()
+	closing := err != nil || n > 0 && p[0] == tlsAlert
+	if !c.pending.Swap(false) && closing {
+		c.seen(time.Duration(now - c.last.Load()))
+	}
+	c.last.Store(now)
+	return n, err
+}
+
+// sawIdleClose records that the server closed a connection idle for d.
+func (t *transport) sawIdleClose(d time.Duration) {
+	for {
+		old := t.serverIdle.Load()
+		if old != 0 && time.Duration(old) <= d || t.serverIdle.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// runIdle is how long the connections may all have been idle and still
+// carry a run: runIdleTimeout, or half the shortest idle time after which
+// the server was seen to close a connection, if that is shorter.
+func (t *transport) runIdle() time.Duration {
+	d := runIdleTimeout
+	if seen := time.Duration(t.serverIdle.Load()); seen > 0 {
+		d = max(min(d, seen/2), minRunIdle)
+	}
+	return d
+}
