@@ -82,11 +82,27 @@ func main() {
 		signal.Reset(os.Interrupt) // a third Ctrl-C ends the program at once
 	}()
 
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, stop)
-	if err != nil && !errors.Is(err, flag.ErrHelp) { // -h printed the usage
-		fmt.Fprintln(os.Stderr, "enrich-csv:", err)
-		os.Exit(1)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr, stop)
+	cancel()
+	os.Exit(code)
+}
+
+// errUsage marks a command line that was refused; why has been printed.
+var errUsage = errors.New("usage")
+
+// cli runs the program and returns its exit status: 0 when it did its work
+// or printed the help -h asked for, 2 for a bad command line, and 1
+// otherwise, rows left to do included.
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+	err := run(ctx, args, stdout, stderr, stop)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
+	fmt.Fprintln(stderr, "enrich-csv:", err)
+	return 1
 }
 
 // options are the command's flags.
@@ -137,32 +153,45 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&opts.poll, "poll", bitscale.DefaultPollInterval, "the first wait between polls of an async run")
 	resend := fs.String("resend-unknown", "", "send again these `rows` (numbers, comma-separated) of the output whose status is unknown, once checked that they did not run")
 	if err := fs.Parse(args); err != nil {
-		return opts, err
+		if errors.Is(err, flag.ErrHelp) {
+			return opts, err
+		}
+		return opts, errUsage // the flag package said why
 	}
 	if opts.grid == "" && os.Getenv("BITSCALE_API_KEY") == "" {
 		opts.grid = bitscaletest.SeedGridID // the embedded fake's grid
 	}
+	err := checkFlags(fs, &opts, *resend)
+	if err != nil {
+		fmt.Fprintf(stderr, "enrich-csv: %v\nRun enrich-csv -h for the flags.\n", err)
+		return opts, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return opts, nil
+}
+
+// checkFlags refuses flags that do not make a run.
+func checkFlags(fs *flag.FlagSet, opts *options, resend string) error {
 	var err error
-	if opts.resend, err = rowNumbers(*resend); err != nil {
-		return opts, fmt.Errorf("-resend-unknown: %w", err)
+	if opts.resend, err = rowNumbers(resend); err != nil {
+		return fmt.Errorf("-resend-unknown: %w", err)
 	}
 	switch {
 	case fs.NArg() > 0:
-		return opts, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	case opts.in == "" || opts.out == "":
-		return opts, errors.New("-in and -out are required")
+		return errors.New("-in and -out are required")
 	case filepath.Clean(opts.in) == filepath.Clean(opts.out):
-		return opts, errors.New("-in and -out must be different files")
+		return errors.New("-in and -out must be different files")
 	case opts.grid == "":
-		return opts, errors.New("-grid is required with BITSCALE_API_KEY")
+		return errors.New("-grid is required with BITSCALE_API_KEY")
 	case opts.concurrency < 1:
-		return opts, errors.New("-concurrency must be at least 1")
+		return errors.New("-concurrency must be at least 1")
 	case opts.every < 1:
-		return opts, errors.New("-every must be at least 1")
+		return errors.New("-every must be at least 1")
 	case opts.poll <= 0:
-		return opts, errors.New("-poll must be positive")
+		return errors.New("-poll must be positive")
 	}
-	return opts, nil
+	return nil
 }
 
 // rowNumbers parses a comma-separated list of row numbers, from 1.

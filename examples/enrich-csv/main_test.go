@@ -836,3 +836,29 @@ func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
 		t.Errorf("the fake ran %d times, want 2", len(srv.Runs()))
 	}
 }
+
+func TestEnrichExitStatus(t *testing.T) {
+	startFake(t)
+	in, out := leads(t)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"help", []string{"-h"}, 0, "-resend-unknown rows"},
+		{"unknown flag", []string{"-nope"}, 2, "flag provided but not defined: -nope"},
+		{"bad value", []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "0"}, 2, "enrich-csv: -concurrency must be at least 1\nRun enrich-csv -h for the flags.\n"},
+		{"no such grid", []string{"-run", "-grid", "grid_404", "-in", in, "-out", out}, 1, "enrich-csv: bitscale: GET /api/v1/grids/grid_404: 404 Not Found: GRID_NOT_FOUND"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := cli(context.Background(), tt.args, &stdout, &stderr, nil); code != tt.code {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr:\n%s\nwant it to hold %q", stderr.String(), tt.stderr)
+			}
+		})
+	}
+}
