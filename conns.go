@@ -3,6 +3,7 @@ package bitscale
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -77,4 +78,39 @@ func (t *transport) runIdle() time.Duration {
 		d = max(min(d, seen/2), minRunIdle)
 	}
 	return d
+}
+
+// idleTimeout is how long the default transport keeps a connection idle:
+// less than load balancers commonly do (60s, nginx 75s), so that the client
+// closes it first rather than reuse one the server is closing.
+const idleTimeout = 30 * time.Second
+
+// runIdleTimeout is how long the connections may all have been idle and
+// still carry a run. A run written on a connection the server was just
+// closing cannot be told from one the server took and then failed, so its
+// outcome would be unknown. A connection used this recently is open unless
+// the server closes idle connections sooner than common ones do (1s at the
+// least, and 2s to 75s usually), so a busy batch keeps its connections, and
+// a run after a quiet spell dials afresh.
+const runIdleTimeout = 500 * time.Millisecond
+
+// pooled records that an answer was read whole, so its connection went
+// back to the pool, newest of all: net/http reuses the newest first.
+func (t *transport) pooled(resp *http.Response) {
+	if !resp.Close {
+		t.idle.Store(time.Now().UnixNano())
+	}
+}
+
+// dropStale closes the idle connections when even the newest of them has
+// been idle longer than runIdle allows, so that the run about to be sent
+// dials a connection of its own rather than take one the server may be
+// closing. Connections in use are not touched.
+func (t *transport) dropStale() {
+	if time.Since(time.Unix(0, t.idle.Load())) <= t.runIdle() {
+		return
+	}
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }
