@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -37,8 +38,9 @@ type core struct {
 	maxResponse int64
 	gate        *gate
 	conns       *transport
-	replayable  *retryablehttp.Client // for requests safe to send twice
-	once        *retryablehttp.Client // for requests that are not (grid runs)
+	wake        atomic.Pointer[wakeHub] // set once a webhook handler tells this client of runs
+	replayable  *retryablehttp.Client   // for requests safe to send twice
+	once        *retryablehttp.Client   // for requests that are not (grid runs)
 }
 
 type service struct{ client *Client }
@@ -203,4 +205,11 @@ func (c *Client) CloseIdleConnections() {
 	if ci, ok := c.core.conns.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
+}
+
+// hub returns the hub that webhook handlers tell of runs, making it on
+// first use.
+func (c *core) hub() *wakeHub {
+	c.wake.CompareAndSwap(nil, newWakeHub())
+	return c.wake.Load()
 }

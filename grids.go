@@ -212,6 +212,9 @@ func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequ
 	}
 	if run != nil {
 		run.WebhookRef = ref
+		if hub := s.client.core.wake.Load(); hub != nil && ref != "" && err == nil {
+			hub.expect(run.ID) // its end comes by webhook: polls are a fallback
+		}
 	}
 	var oe *OutcomeError
 	if ref != "" && errors.As(err, &oe) {

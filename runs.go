@@ -123,6 +123,14 @@ func (e *RunError) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// finalErr returns the error of a run that ended: its failure, or nil.
+func (r *Run) finalErr() error {
+	if r.Status == RunFailed {
+		return r.failure()
+	}
+	return nil
+}
+
 // failure returns the error for a run that ended failed.
 func (r *Run) failure() error {
 	if r.Error != nil {
@@ -212,10 +220,32 @@ func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, o
 	if _, err := segment("runID", runID); err != nil {
 		return nil, err
 	}
+	hub := s.client.core.wake.Load()
+	var wake *wakeEntry
+	if hub != nil {
+		wake = hub.watch(runID)
+		defer hub.release(runID)
+		if wake.expected && (opts == nil || opts.Interval == 0) {
+			fallback := PollOptions{Interval: WebhookPollInterval, MaxInterval: WebhookPollMaxInterval}
+			if opts != nil {
+				fallback.Multiplier, fallback.Jitter, fallback.OnUpdate = opts.Multiplier, opts.Jitter, opts.OnUpdate
+			}
+			opts = &fallback
+		}
+	}
 	o := opts.withDefaults()
 	var last *Run
 	interval := o.Interval
 	for {
+		if run := hub.delivered(wake); run != nil {
+			if run.Status.Done() {
+				if o.OnUpdate != nil && (last == nil || last.Status != run.Status) {
+					o.OnUpdate(run)
+				}
+				return run, run.finalErr()
+			}
+			wake = nil // a delivery of a run not ended; poll on
+		}
 		run, resp, err := s.Get(ctx, gridID, runID)
 		switch {
 		case ctx.Err() != nil:
@@ -240,7 +270,7 @@ func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, o
 				wait = min(d, s.client.core.gate.maxWait)
 			}
 		}
-		if err := sleep(ctx, max(wait, minPollWait), nil); err != nil {
+		if err := sleep(ctx, max(wait, minPollWait), wake.woken()); err != nil {
 			return last, fmt.Errorf("bitscale: waiting for run %s: %w", runID, err)
 		}
 		interval = time.Duration(min(float64(interval)*o.Multiplier, float64(o.MaxInterval)))

@@ -301,6 +301,24 @@ func WithWebhookMaxAge(d time.Duration) WebhookOption {
 	}
 }
 
+// WithWebhookClient tells c of each verified run the handler receives, so
+// that c's waits on that run (Grids.RunAndWait, Runs.PollUntilDone) end the
+// moment its delivery arrives, whether or not fn succeeds. Runs c sends
+// with a webhook URL are then polled only as a fallback, for deliveries
+// that go to another replica or never come: from WebhookPollInterval apart
+// up to WebhookPollMaxInterval, unless PollOptions says otherwise. Clients
+// made from c with ForWorkspace are told too. It returns an error for a nil
+// client.
+func WithWebhookClient(c *Client) WebhookOption {
+	return func(h *webhookHandler) error {
+		if c == nil {
+			return errors.New("bitscale: WithWebhookClient: nil client")
+		}
+		h.wake = c.core.hub()
+		return nil
+	}
+}
+
 // WithWebhookLogger logs deliveries refused, with why, and handler
 // failures; never a secret. The handler is silent without it. It returns an
 // error for a nil logger.
@@ -388,6 +406,7 @@ type webhookHandler struct {
 	maxAge  time.Duration // 0: any age
 	handled RunSet        // nil: no deduplication
 	log     *slog.Logger
+	wake    *wakeHub // the waits told of each verified run, or nil
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -429,6 +448,9 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, r, http.StatusBadRequest, msg)
 			return
 		}
+	}
+	if h.wake != nil {
+		h.wake.deliver(run)
 	}
 	if h.handled != nil && h.handled.Contains(run.ID) {
 		w.WriteHeader(http.StatusNoContent) // a repeat of a run handled already

@@ -19,7 +19,8 @@
 //     rate-limit gate on, beside the same program with it off;
 //   - how many polls Runs.PollUntilDone makes for runs of 2 s, 10 s and
 //     30 s, and how late it sees them end, with the default backoff beside
-//     a fixed one-second poll.
+//     a fixed one-second poll, and woken by the run's webhook in the same
+//     process (bitscale.WithWebhookClient) beside the default backoff.
 //
 // Timings on a shared machine are noisy: each benchmark runs -rounds times,
 // SDK and baseline back to back, and the table shows the medians; the

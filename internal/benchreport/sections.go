@@ -272,9 +272,17 @@ type pollOutcome struct {
 }
 
 type pollKey struct {
-	d     time.Duration
-	fixed bool
+	d    time.Duration
+	mode string // pollDefault, pollFixed or pollWebhook
 }
+
+// How a poll run waits: the default backoff, a fixed 1 s poll, or woken by
+// its webhook with polls as a fallback.
+const (
+	pollDefault = "default"
+	pollFixed   = "fixed"
+	pollWebhook = "webhook"
+)
 
 // startPolls measures every poll run at once, each on a fake of its own,
 // and sends the results when the longest has ended.
@@ -285,9 +293,9 @@ func startPolls(ctx context.Context) <-chan pollOutcome {
 		res := pollOutcome{results: map[pollKey][]perf.PollResult{}}
 		var wg sync.WaitGroup
 		for _, d := range pollDurations {
-			for _, fixed := range []bool{false, true} {
-				run := perf.PollRun{Duration: d}
-				if fixed {
+			for _, mode := range []string{pollDefault, pollFixed, pollWebhook} {
+				run := perf.PollRun{Duration: d, Webhook: mode == pollWebhook}
+				if mode == pollFixed {
 					run.Options = perf.FixedPoll
 				}
 				for range pollTrials {
@@ -298,7 +306,7 @@ func startPolls(ctx context.Context) <-chan pollOutcome {
 						mu.Lock()
 						defer mu.Unlock()
 						res.err = errors.Join(res.err, err)
-						k := pollKey{d, fixed}
+						k := pollKey{d, mode}
 						res.results[k] = append(res.results[k], r)
 					}()
 				}
@@ -312,7 +320,7 @@ func startPolls(ctx context.Context) <-chan pollOutcome {
 
 func pollSection(t *table, results map[pollKey][]perf.PollResult) {
 	for _, d := range pollDurations {
-		def, fixed := results[pollKey{d, false}], results[pollKey{d, true}]
+		def, fixed := results[pollKey{d, pollDefault}], results[pollKey{d, pollFixed}]
 		name := fmt.Sprintf("Polling a %s run, %d runs (default vs fixed 1 s)", d, len(def))
 		dp, fp := meanPolls(def), meanPolls(fixed)
 		t.add(row{name + ": polls, mean", fmt.Sprintf("%.1f", dp), fmt.Sprintf("%.1f", fp), ratio(dp, fp), "", ""})
@@ -320,7 +328,39 @@ func pollSection(t *table, results map[pollKey][]perf.PollResult) {
 		fm, fx := delays(fixed)
 		t.add(row{name + ": seen after completion, mean", duration(dm), duration(fm), "", "", ""})
 		t.add(row{name + ": seen after completion, most", duration(dx), duration(fx), "", "", ""})
+
+		hook := results[pollKey{d, pollWebhook}]
+		name = fmt.Sprintf("Waiting for a %s run woken by its webhook, %d runs (vs default polling)", d, len(hook))
+		hp, hmax := meanPolls(hook), maxPolls(hook)
+		t.add(row{name + ": polls, mean", fmt.Sprintf("%.1f", hp), fmt.Sprintf("%.1f", dp), ratio(hp, dp), "", ""})
+		t.add(row{name + ": polls, most", strconv.Itoa(hmax), "", "", "≤ 3", yesNo(hmax <= 3)})
+		hm := medianDelay(hook)
+		t.add(row{name + ": seen after completion, median", duration(hm), duration(medianDelay(def)), "",
+			"< 100ms", yesNo(hm < 100*time.Millisecond)})
+		_, hx := delays(hook)
+		t.add(row{name + ": seen after completion, most", duration(hx), duration(dx), "", "", ""})
 	}
+}
+
+func maxPolls(rs []perf.PollResult) int {
+	most := 0
+	for _, r := range rs {
+		most = max(most, r.Polls)
+	}
+	return most
+}
+
+// medianDelay returns the median delay, to the millisecond.
+func medianDelay(rs []perf.PollResult) time.Duration {
+	if len(rs) == 0 {
+		return 0
+	}
+	ds := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		ds[i] = r.Delay
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2].Round(time.Millisecond)
 }
 
 func meanPolls(rs []perf.PollResult) float64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -20,9 +21,12 @@ var FixedPoll = &bitscale.PollOptions{Interval: time.Second, Multiplier: 1}
 // PollRun is an asynchronous run that takes Duration, started with
 // Grids.RunAsync and waited for with Runs.PollUntilDone and Options (nil
 // for the defaults).
+// With Webhook, the run is given the URL of a webhook handler served in
+// the same process with bitscale.WithWebhookClient, which wakes the wait.
 type PollRun struct {
 	Duration time.Duration
 	Options  *bitscale.PollOptions
+	Webhook  bool
 }
 
 // PollResult is what a PollRun measured.
@@ -34,7 +38,7 @@ type PollResult struct {
 
 // Measure starts the run on a fake of its own and waits for it.
 func (pr PollRun) Measure(ctx context.Context) (PollResult, error) {
-	fake := fakeserver.New(fakeserver.WithRunDurations(0, pr.Duration))
+	fake := fakeserver.New(fakeserver.WithRunDurations(0, pr.Duration), fakeserver.WithLocalWebhooks())
 	defer fake.Close()
 	c, err := bitscale.NewClient(fake.APIKey(), bitscale.WithBaseURL(fake.URL()),
 		bitscale.WithWorkspaceID(fakeserver.SeedWorkspaceID))
@@ -43,7 +47,18 @@ func (pr PollRun) Measure(ctx context.Context) (PollResult, error) {
 	}
 	defer c.CloseIdleConnections()
 
-	run, _, err := c.Grids.RunAsync(ctx, fakeserver.SeedGridID, RunRequest())
+	req := RunRequest()
+	if pr.Webhook {
+		h, err := bitscale.NewWebhookHandler(func(context.Context, *bitscale.Run) error { return nil },
+			bitscale.WithWebhookSecret(fake.WebhookSecret()), bitscale.WithWebhookClient(c))
+		if err != nil {
+			return PollResult{}, err
+		}
+		hook := httptest.NewServer(h)
+		defer hook.Close()
+		req.WebhookURL = hook.URL + "/webhooks/bitscale"
+	}
+	run, _, err := c.Grids.RunAsync(ctx, fakeserver.SeedGridID, req)
 	if err != nil {
 		return PollResult{}, err
 	}
