@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 )
 
@@ -85,8 +86,11 @@ const (
 	// unchanged it would fail again. Err says why.
 	OutcomeFailed Outcome = "failed"
 	// OutcomeRefused: the API refused the row for a reason that holds for
-	// the whole batch, such as insufficient credits; the batch stops on it.
-	// The row did not run; it can be sent again once the cause is fixed.
+	// the whole batch, such as insufficient credits, or the row could not
+	// reach the API at all (no connection, rate limited past the retries);
+	// the batch stops on it. The row did not run; it can be sent again once
+	// the cause is fixed, and a batch with a journal sends it when run
+	// again.
 	OutcomeRefused Outcome = "refused"
 	// OutcomeUnknown: the row may have run and spent credits, but its
 	// result was not received. It was not sent again; check it before
@@ -170,8 +174,9 @@ var ErrBatchStopped = errors.New("bitscale: batch stopped")
 // It stops dispatching rows when one fails with an error that would fail
 // every other row too (ErrInsufficientCredits, ErrRunLimitExceeded,
 // ErrInvalidAPIKey, ErrUnauthorized, ErrForbidden, ErrGridNotFound,
-// ErrWorkspaceNotFound), when ctx ends, or when opts.Stop is closed; the
-// rows not attempted are reported as OutcomeSkipped.
+// ErrWorkspaceNotFound), when a row cannot reach the API at all, when ctx
+// ends, or when opts.Stop is closed; the rows not attempted are reported
+// as OutcomeSkipped.
 //
 // No row is run twice: a row whose run may have started without its
 // result arriving ends as OutcomeUnknown. With opts.Journal this holds
@@ -321,7 +326,7 @@ func (b *batch) dispatch(ctx context.Context, results chan<- BatchResult) {
 		go func() {
 			defer wg.Done()
 			res := b.runRow(ctx, i, row)
-			if fatal(res.Err) {
+			if fatal(res.Err) || res.Outcome == OutcomeRefused {
 				b.stop(res.Err)
 			}
 			<-sem // after stop, so that no row starts after a fatal error
@@ -360,6 +365,18 @@ func (b *batch) ending(ctx context.Context) bool {
 		return false
 	}
 	return true
+}
+
+// unreached reports whether err ended a run that surely never reached the
+// API, for a reason that passes and that the other rows would meet too: no
+// connection could be made, or the API stayed rate limited past the
+// retries. The row did not run, and can be sent later.
+func unreached(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode == http.StatusTooManyRequests
+	}
+	return err != nil && (errors.Is(err, errGate) || !connected(err))
 }
 
 // fatal reports whether err would fail every other row of the batch too.
@@ -447,7 +464,7 @@ func (b *batch) result(ctx context.Context, i int, run *Run, err error) BatchRes
 		res.Outcome = OutcomeSkipped // ended before it was sent
 	case errors.Is(err, ErrRunFailed):
 		res.Outcome = OutcomeFailed // it ran, whatever its error says
-	case fatal(err):
+	case fatal(err), unreached(err):
 		res.Outcome = OutcomeRefused
 	default:
 		res.Outcome = OutcomeFailed

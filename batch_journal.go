@@ -156,7 +156,7 @@ func resendable(j BatchJournal, i, rows int) error {
 		reason = "was never sent: it is sent anyway"
 	case e.RunID != "":
 		reason = "has run " + e.RunID + ", which is looked up instead"
-	case e.State == JournalEnded && e.Outcome != OutcomeUnknown:
+	case e.State == JournalEnded && e.Outcome != OutcomeUnknown && e.Outcome != OutcomeRefused && e.Outcome != OutcomeSkipped:
 		reason = "is recorded as " + string(e.Outcome) + ", not unknown"
 	default:
 		return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,14 +50,36 @@ func writeJournal(t *testing.T, path string, entries []bitscale.JournalEntry) {
 // journalPoll polls often, to keep the tests short.
 var journalPoll = &bitscale.PollOptions{Interval: 5 * time.Millisecond, Multiplier: 1}
 
-// openJournal opens the journal at path and closes it when t ends.
+// openJournal opens the journal at path, as a batch run again would:
+// the journal that a test opened there before is closed first, releasing
+// its lock. The last is closed when t ends.
 func openJournal(t *testing.T, path string) *bitscale.JournalFile {
 	t.Helper()
+	journalsMu.Lock()
+	defer journalsMu.Unlock()
+	if j, ok := journals[path]; ok {
+		require.NoError(t, j.Close())
+	}
 	j, err := bitscale.OpenJournalFile(path)
 	require.NoError(t, err)
-	t.Cleanup(func() { j.Close() })
+	journals[path] = j
+	t.Cleanup(func() {
+		journalsMu.Lock()
+		defer journalsMu.Unlock()
+		if journals[path] == j {
+			delete(journals, path)
+			j.Close()
+		}
+	})
 	return j
 }
+
+// journals are the journals openJournal has open, by path; tests that run
+// in parallel share the map, not its paths.
+var (
+	journalsMu sync.Mutex
+	journals   = map[string]*bitscale.JournalFile{}
+)
 
 func TestRunBatchJournalRecordsEachRowBeforeSendingIt(t *testing.T) {
 	srv, c := fakeAndClient(t)
@@ -251,7 +274,8 @@ func TestRunBatchSendsNoRowItCannotRecord(t *testing.T) {
 
 func TestJournalFileDropsALineCutShortAndRefusesGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "batch.journal")
-	j := openJournal(t, path)
+	j, err := bitscale.OpenJournalFile(path)
+	require.NoError(t, err)
 	require.NoError(t, j.Record(bitscale.JournalEntry{Row: 3, Key: "k3", State: bitscale.JournalSending}))
 	require.NoError(t, j.Record(bitscale.JournalEntry{Row: 3, Key: "k3", State: bitscale.JournalAccepted, RunID: "run_3"}))
 	require.NoError(t, j.Close())
@@ -263,7 +287,8 @@ func TestJournalFileDropsALineCutShortAndRefusesGarbage(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	j = openJournal(t, path)
+	j, err = bitscale.OpenJournalFile(path)
+	require.NoError(t, err)
 	e, ok := j.Last(3)
 	require.True(t, ok)
 	assert.Equal(t, bitscale.JournalAccepted, e.State, "the line cut short is dropped")
@@ -277,4 +302,61 @@ func TestJournalFileDropsALineCutShortAndRefusesGarbage(t *testing.T) {
 	_, err = bitscale.OpenJournalFile(path)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 1: not a journal entry")
+}
+
+func TestJournalFileIsOpenOnceAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "batch.journal")
+	j, err := bitscale.OpenJournalFile(path)
+	require.NoError(t, err)
+	_, err = bitscale.OpenJournalFile(path)
+	require.ErrorIs(t, err, bitscale.ErrJournalLocked, "two batches on one journal would each send the other's rows")
+	assert.Contains(t, err.Error(), path)
+	require.NoError(t, j.Close())
+	j, err = bitscale.OpenJournalFile(path)
+	require.NoError(t, err, "closing releases the journal")
+	require.NoError(t, j.Close())
+}
+
+// A run's outputs may hold a number too large for a float64; the journal
+// that recorded it must open again.
+func TestJournalKeepsANumberTooLargeForAFloat(t *testing.T) {
+	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
+		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
+		{ID: "c_out", Name: "Out", Type: bitscale.ColumnNumber, IsOutput: true},
+	}}
+	c, _ := newTestClient(t, serveJSON(200, []byte(`{"run_id":"r1","status":"completed","outputs":{"c_out":1e400}}`)))
+	path := filepath.Join(t.TempDir(), "batch.journal")
+	rows := []map[string]any{{"In": "a"}}
+	_, err := c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path)})
+	require.NoError(t, err)
+
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path)})
+	require.NoError(t, err)
+	assert.True(t, report.Results[0].Resumed)
+	assert.Equal(t, json.Number("1e400"), report.Results[0].Outputs["Out"])
+}
+
+// A row that never reached the API did not run: it is recorded so, and
+// sent when the batch is run again.
+func TestRunBatchSendsAgainRowsThatNeverReachedTheAPI(t *testing.T) {
+	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
+		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
+	}}
+	down, err := bitscale.NewClient(testKey, bitscale.WithBaseURL("http://127.0.0.1:1/api/v1/"),
+		bitscale.WithWorkspaceID(testWorkspace), bitscale.WithMaxRetries(1), bitscale.WithRetryWait(time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "batch.journal")
+	rows := []map[string]any{{"In": "a"}, {"In": "b"}}
+	report, err := down.Grids.RunBatch(context.Background(), "grid_001", rows,
+		&bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path), Concurrency: 1})
+	require.Error(t, err, "a batch that cannot reach the API stops")
+	assert.Equal(t, bitscale.OutcomeRefused, report.Results[0].Outcome, "%v", report.Results[0].Err)
+	assert.Equal(t, bitscale.OutcomeSkipped, report.Results[1].Outcome)
+
+	up, _ := newTestClient(t, serveJSON(200, []byte(`{"run_id":"r1","status":"completed","outputs":{}}`)))
+	report, err = up.Grids.RunBatch(context.Background(), "grid_001", rows,
+		&bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path)})
+	require.NoError(t, err)
+	assert.Equal(t, 2, report.Completed)
+	assert.Zero(t, report.Resumed, "both rows were sent now")
 }

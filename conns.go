@@ -42,6 +42,15 @@ type watchedConn struct {
 // tlsAlert is the first byte of a TLS alert record.
 const tlsAlert = 0x15
 
+// isAlert reports whether p starts with the header of a TLS 1.0-1.2 alert
+// record (type, version 3.x, a length of 2), such as close_notify. TLS 1.3
+// hides alerts as application data, so a close is then seen only as the
+// connection's end. The whole header is checked, so that a byte of a body
+// read in pieces is not taken for one.
+func isAlert(p []byte) bool {
+	return len(p) >= 5 && p[0] == tlsAlert && p[1] == 3 && p[3] == 0 && p[4] == 2
+}
+
 func (c *watchedConn) Write(p []byte) (int, error) {
 	c.pending.Store(true)
 	c.last.Store(time.Now().UnixNano())
@@ -51,7 +60,7 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	now := time.Now().UnixNano()
-	closing := err != nil || n > 0 && p[0] == tlsAlert
+	closing := err != nil || isAlert(p[:n])
 	if !c.pending.Swap(false) && closing {
 		c.seen(time.Duration(now - c.last.Load()))
 	}

@@ -53,7 +53,10 @@ func TestWatchedConnTakesATLSAlertWhenIdleAsAClose(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, seen(), 1)
 
-	go server.Write([]byte{0x17, 3, 3}) // application data is not a close
+	go server.Write([]byte{0x17, 3, 3, 0, 2}) // application data is not a close
+	_, err = w.Read(buf)
+	require.NoError(t, err)
+	go server.Write([]byte{tlsAlert, 'x', 'y'}) // nor a body byte that happens to be 0x15
 	_, err = w.Read(buf)
 	require.NoError(t, err)
 	assert.Len(t, seen(), 1)

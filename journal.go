@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -99,10 +100,27 @@ type JournalFile struct {
 // is what was true when the crash came. It returns an error when the file
 // cannot be opened or holds a line that is not an entry elsewhere than at
 // its end.
+//
+// The file is locked while it is open, where the system allows (Linux, the
+// BSDs, macOS): two batches given one journal would each send the rows the
+// other is sending, so a second open fails with ErrJournalLocked until the
+// first is closed.
 func OpenJournalFile(path string) (*JournalFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrJournalLocked, path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// The file's entry in its directory must last as its lines do.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("bitscale: journal %s: %w", path, err)
+		}
 	}
 	j := &JournalFile{f: f, path: path, last: make(map[int]JournalEntry)}
 	if err := j.load(); err != nil {
@@ -110,6 +128,23 @@ func OpenJournalFile(path string) (*JournalFile, error) {
 		return nil, err
 	}
 	return j, nil
+}
+
+// ErrJournalLocked is matched by the error of OpenJournalFile for a
+// journal another JournalFile, in this process or another, has open.
+var ErrJournalLocked = errors.New("bitscale: the journal is in use by another batch")
+
+// syncDir syncs a directory, so that a file created in it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
 }
 
 // load reads the entries, truncates a torn last line, and leaves the file
@@ -130,16 +165,18 @@ func (j *JournalFile) load() error {
 			continue
 		}
 		var e JournalEntry
-		if err := json.Unmarshal(line, &e); err != nil || e.State == "" || e.Key == "" {
+		// unmarshal, as answers are decoded: a run's outputs may hold a
+		// number too large for a float64.
+		if err := unmarshal(line, &e); err != nil || e.State == "" || e.Key == "" {
 			return fmt.Errorf("bitscale: journal %s, line %d: not a journal entry", j.path, n)
 		}
 		j.last[e.Row] = e
 	}
+	// Appends go to the end of the file, so what is cut short must go.
 	if err := j.f.Truncate(good); err != nil {
 		return fmt.Errorf("bitscale: journal %s: %w", j.path, err)
 	}
-	_, err := j.f.Seek(good, io.SeekStart)
-	return err
+	return nil
 }
 
 // Last returns the latest entry recorded for row.
@@ -182,5 +219,5 @@ func (j *JournalFile) Record(e JournalEntry) error {
 	return nil
 }
 
-// Close closes the file.
+// Close closes the file, which releases its lock.
 func (j *JournalFile) Close() error { return j.f.Close() }

@@ -6,7 +6,8 @@
 // The input's header names the grid's input columns, by name or ID, and
 // each data row is one run. The output keeps the input's columns and
 // appends the grid's output columns and two more: bitscale_status, how the
-// row ended (completed, failed or unknown), and bitscale_error, why.
+// row ended (completed, failed, unknown, or not_run for a row that surely
+// did not run, which the next run sends), and bitscale_error, why.
 //
 // Rows are written in input order as they end, so the output always holds
 // the first rows of the input. Beside the output, a journal (the output's
@@ -54,6 +55,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bitscale/bitscale-go"
@@ -65,6 +67,11 @@ const (
 	statusColumn = "bitscale_status"
 	errorColumn  = "bitscale_error"
 )
+
+// notRun is the status of a row that surely did not run (refused with
+// every other, or skipped) but is written because a later row ended: the
+// next run sends it.
+const notRun = "not_run"
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,11 +325,20 @@ func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stder
 	}
 	fmt.Fprintln(stderr)
 
-	// A row that ends but cannot be written would be paid for and lost
-	// but for the journal: stop everything on the first write error.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := newRowWriter(f, j, picked, len(revisit), cancel)
+	// On the first write error, start no more rows; those running end and
+	// are recorded in the journal, which the next run writes them from.
+	halt, finished := make(chan struct{}), make(chan struct{})
+	defer close(finished)
+	var haltOnce sync.Once
+	w := newRowWriter(f, j, picked, len(revisit), func() { haltOnce.Do(func() { close(halt) }) })
+	go func() {
+		select {
+		case <-stop:
+			haltOnce.Do(func() { close(halt) })
+		case <-halt:
+		case <-finished:
+		}
+	}()
 	report := &bitscale.BatchReport{}
 	if len(picked) > 0 {
 		batch := make([]map[string]any, len(picked))
@@ -342,7 +358,7 @@ func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stder
 			Ordered:     true,
 			OnResult:    w.add,
 			OnProgress:  p.update,
-			Stop:        stop,
+			Stop:        halt,
 		}
 		report, err = c.Grids.RunBatch(ctx, j.grid.ID, batch, bo)
 		p.end()
@@ -370,7 +386,7 @@ func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stder
 		}
 	}
 	sum.print(stdout, opts.out)
-	if sum.notAttempted() > 0 {
+	if sum.notRunYet() > 0 {
 		return unfinished(report.Stopped)
 	}
 	return nil
@@ -389,7 +405,7 @@ func batchIndexes(picked []int, rows []int) []int {
 
 // unfinished returns the error of a run that left rows for the next.
 func unfinished(why error) error {
-	const again = "run the same command again to continue with the rows not attempted"
+	const again = "run the same command again to continue with the rows not run yet"
 	if errors.Is(why, bitscale.ErrBatchStopped) || errors.Is(why, context.Canceled) {
 		return errors.New("interrupted: " + again)
 	}
@@ -571,7 +587,7 @@ func openJournal(out string, prev previous) (*bitscale.JournalFile, error) {
 func (p previous) revisit(j *bitscale.JournalFile, resend []int) ([]int, error) {
 	var rows []int
 	for i, st := range p.status {
-		if e, _ := j.Last(i); st == string(bitscale.OutcomeUnknown) && e.RunID != "" {
+		if e, _ := j.Last(i); settleAgain(st, e) {
 			rows = append(rows, i)
 		}
 	}
@@ -582,7 +598,8 @@ func (p previous) revisit(j *bitscale.JournalFile, resend []int) ([]int, error) 
 		case p.status[n-1] != string(bitscale.OutcomeUnknown):
 			return nil, fmt.Errorf("-resend-unknown: row %d is %s, not unknown", n, p.status[n-1])
 		case slices.Contains(rows, n-1):
-			return nil, fmt.Errorf("-resend-unknown: row %d has a run ID, which is looked up instead", n)
+			return nil, fmt.Errorf("-resend-unknown: row %d is settled without it: its run ID is looked up, "+
+				"or the journal records how it ended", n)
 		}
 		rows = append(rows, n-1)
 	}
@@ -607,6 +624,21 @@ func (p previous) done(j *bitscale.JournalFile, revisit []int) done {
 		}
 	}
 	return d
+}
+
+// settleAgain reports whether a row of the output, of status st, is to be
+// settled again by this run, given the journal's last entry for it, e: a
+// row written not run is sent; an unknown row is looked up by its run ID,
+// or written as the journal says it ended when a run stopped before it
+// could rewrite the row.
+func settleAgain(st string, e bitscale.JournalEntry) bool {
+	switch st {
+	case notRun:
+		return true
+	case string(bitscale.OutcomeUnknown):
+		return e.RunID != "" || e.State == bitscale.JournalEnded && e.Outcome != bitscale.OutcomeUnknown
+	}
+	return false
 }
 
 // inputJournal is the output's journal, which records rows by their index
@@ -655,7 +687,7 @@ type rowWriter struct {
 	job     *job
 	picked  []int  // batch index → input index
 	revisit int    // the first rows of the batch are the output's
-	fail    func() // ends the batch after a write error
+	fail    func() // stops the batch after a write error
 
 	held    []bitscale.BatchResult // rows not settled, waiting for a later row
 	revised map[int][]string       // rows of the output to rewrite, by input index
@@ -708,31 +740,31 @@ func settled(res bitscale.BatchResult) bool {
 
 // record returns the output row of a result, and counts it.
 func (w *rowWriter) record(res bitscale.BatchResult) []string {
-	status, why := res.Outcome, ""
+	status, why := string(res.Outcome), ""
 	if res.Err != nil {
 		why = res.Err.Error()
 	}
 	if !settled(res) { // not run, but a later row was
-		status, why = bitscale.OutcomeFailed, "not run: "+why
+		status, why = notRun, "not run: "+why
 	}
 	i := w.picked[res.Index]
 	rec := slices.Clone(w.job.rows[i])
 	for _, name := range w.job.outputs {
 		rec = append(rec, cell(res.Outputs[name]))
 	}
-	switch status {
+	switch bitscale.Outcome(status) {
 	case bitscale.OutcomeCompleted:
 		w.completed++
 	case bitscale.OutcomeUnknown:
 		w.unknown++
 		w.unknownRows = append(w.unknownRows, i)
-	default:
+	case bitscale.OutcomeFailed:
 		w.failed++
 	}
 	if !res.Resumed {
 		w.credits += res.Credits
 	}
-	return append(rec, string(status), why)
+	return append(rec, status, why)
 }
 
 // write appends one row to the output and flushes it, so that the file
@@ -865,7 +897,7 @@ type summary struct {
 	lookUp, blind []int
 }
 
-func (s summary) notAttempted() int {
+func (s summary) notRunYet() int {
 	return s.total - s.resumed - s.completed - s.failed - s.unknown
 }
 
@@ -879,7 +911,7 @@ func (s summary) print(w io.Writer, out string) {
 		{"completed", s.completed},
 		{"failed", s.failed},
 		{"unknown", s.unknown},
-		{"not attempted", s.notAttempted()},
+		{"not run yet", s.notRunYet()},
 		{"credits consumed", s.credits},
 	} {
 		fmt.Fprintf(w, "%-22s %6d\n", line.label, line.n)

@@ -213,7 +213,7 @@ func TestEnrichAll(t *testing.T) {
 		"completed":            200,
 		"failed":               0,
 		"unknown":              0,
-		"not attempted":        0,
+		"not run yet":          0,
 		"credits consumed":     2400,
 	})
 	// stderr is not a terminal: a line every 50 rows.
@@ -263,7 +263,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	if runs := len(srv.Runs()); runs != n {
 		t.Errorf("the fake ran %d rows, want the %d written", runs, n)
 	}
-	checkSummary(t, r.stdout, map[string]int{"completed": n, "not attempted": 200 - n, "credits consumed": 12 * n})
+	checkSummary(t, r.stdout, map[string]int{"completed": n, "not run yet": 200 - n, "credits consumed": 12 * n})
 
 	first, _ := os.ReadFile(out)
 	r = enrichFile(t, nil, args...)
@@ -282,7 +282,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	checkSummary(t, r.stdout, map[string]int{
 		"done before this run": n,
 		"completed":            200 - n,
-		"not attempted":        0,
+		"not run yet":          0,
 		"credits consumed":     12 * (200 - n),
 	})
 }
@@ -328,7 +328,8 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	if !strings.Contains(r.stdout, "status is unknown") {
 		t.Errorf("the summary does not warn of the unknown rows")
 	}
-	first, _ := os.ReadFile(out)
+	first := output
+	notRunBefore := statuses(first)[notRun] // rows abandoned before they were sent
 
 	r = enrichFile(t, nil, args...)
 	if r.err != nil {
@@ -337,8 +338,13 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	if output = readCSV(t, out); len(output) != 201 {
 		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
 	}
-	if data, _ := os.ReadFile(out); !bytes.HasPrefix(data, first) {
-		t.Errorf("the resumed run changed the rows written before")
+	for i, rec := range first[1:] {
+		switch {
+		case rec[4] == notRun && output[i+1][4] != "completed":
+			t.Errorf("row %d, written %s, is now %q, want completed", i+1, notRun, output[i+1][4])
+		case rec[4] != notRun && !slices.Equal(rec, output[i+1]):
+			t.Errorf("the resumed run changed row %d from %q to %q", i+1, rec, output[i+1])
+		}
 	}
 	// A row abandoned may or may not have reached the fake, and may reach
 	// it late; none may reach it twice.
@@ -348,7 +354,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 			t.Errorf("%s, written as %s, ran %d times", rec[0], rec[4], runs[rec[0]])
 		}
 	}
-	checkSummary(t, r.stdout, map[string]int{"done before this run": n, "completed": 200 - n})
+	checkSummary(t, r.stdout, map[string]int{"done before this run": n - notRunBefore, "completed": 200 - n + notRunBefore})
 	if !strings.Contains(r.stdout, "status is unknown") {
 		t.Errorf("the resumed run's summary does not warn of the unknown rows")
 	}
@@ -386,7 +392,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			checkSummary(t, r.stdout, map[string]int{
 				"completed":        50,
 				"failed":           n - 50,
-				"not attempted":    200 - n,
+				"not run yet":      200 - n,
 				"credits consumed": 600,
 			})
 
@@ -418,7 +424,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			checkSummary(t, r.stdout, map[string]int{
 				"done before this run": n,
 				"completed":            200 - n,
-				"not attempted":        0,
+				"not run yet":          0,
 				"credits consumed":     12 * (200 - n),
 			})
 		})
@@ -443,7 +449,7 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 	if output := readCSV(t, out); len(output) != 3 {
 		t.Errorf("output has %d rows, want the 2 completed", len(output)-1)
 	}
-	checkSummary(t, r.stdout, map[string]int{"completed": 2, "failed": 0, "not attempted": 1})
+	checkSummary(t, r.stdout, map[string]int{"completed": 2, "failed": 0, "not run yet": 1})
 
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12); err != nil {
 		t.Fatal(err)
@@ -860,5 +866,103 @@ func TestEnrichExitStatus(t *testing.T) {
 				t.Errorf("stderr:\n%s\nwant it to hold %q", stderr.String(), tt.stderr)
 			}
 		})
+	}
+}
+
+// A sync row resent and completed is written even when the run that sent
+// it died before it could rewrite the row: the next run writes it from the
+// journal, and sends nothing.
+func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
+	srv := startFake(t)
+	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
+	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
+	if r := enrichFile(t, nil, args...); r.err != nil {
+		t.Fatal(r.err)
+	}
+	before, _ := os.ReadFile(out) // row 1 unknown
+	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := os.WriteFile(out, before, 0o644); err != nil { // as if killed before the rewrite
+		t.Fatal(err)
+	}
+	runs := len(srv.Runs())
+
+	r := enrichFile(t, nil, args...)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := readCSV(t, out)[1][4]; got != "completed" {
+		t.Errorf("row 1 is %q, want completed, as the journal records it", got)
+	}
+	if strings.Contains(r.stdout, "status is unknown") {
+		t.Errorf("the summary still calls row 1 unknown:\n%s", r.stdout)
+	}
+	if len(srv.Runs()) != runs {
+		t.Errorf("the fake ran %d times, want %d: nothing is sent again", len(srv.Runs()), runs)
+	}
+}
+
+// A row named to resend but refused (no credits) surely did not run: the
+// next run sends it, unasked.
+func TestEnrichSendsAResentRowThatWasRefused(t *testing.T) {
+	srv := startFake(t)
+	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
+	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
+	if r := enrichFile(t, nil, args...); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
+		t.Fatalf("resend without credits: err = %v, want insufficient credits", r.err)
+	}
+	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if r := enrichFile(t, nil, args...); r.err != nil {
+		t.Fatalf("rerun: %v", r.err)
+	}
+	if got := readCSV(t, out)[1][4]; got != "completed" {
+		t.Errorf("row 1 is %q, want completed", got)
+	}
+	// The first run, whose answer was lost, and the one the user asked for.
+	if n := runsByName(srv, "completed")["Ada Lovelace"]; n != 2 {
+		t.Errorf("Ada Lovelace completed %d runs, want 2", n)
+	}
+}
+
+// A row refused for credits while a later one completed is written as not
+// run; the run says it is unfinished, and the next one sends the row.
+func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
+	srv := startFake(t)
+	// The first row is refused after the others have started, and ends
+	// after them.
+	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultError,
+		Status: 402, Code: "INSUFFICIENT_CREDITS", Message: "no credits", Delay: 100 * time.Millisecond})
+	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
+	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "3"}
+	r := enrichFile(t, nil, args...)
+	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) || !strings.Contains(r.err.Error(), "run the same command again") {
+		t.Errorf("err = %v, want the refusal and how to continue", r.err)
+	}
+	output := readCSV(t, out)
+	if len(output) < 2 || output[1][0] != "Ada Lovelace" || output[1][4] != notRun {
+		t.Fatalf("output = %q, want Ada Lovelace written %s", output, notRun)
+	}
+	checkSummary(t, r.stdout, map[string]int{"not run yet": 1 + 3 - (len(output) - 1)})
+
+	if r := enrichFile(t, nil, args...); r.err != nil {
+		t.Fatalf("rerun: %v", r.err)
+	}
+	output = readCSV(t, out)
+	if got := statuses(output); got["completed"] != 3 {
+		t.Errorf("statuses %v, want 3 completed", got)
+	}
+	if n := runsByName(srv, "")["Ada Lovelace"]; n != 1 {
+		t.Errorf("Ada Lovelace ran %d times, want once", n)
 	}
 }
