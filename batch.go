@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -191,40 +193,79 @@ var ErrBatchStopped = errors.New("bitscale: batch stopped")
 // Rows failed for reasons of their own do not make the error non-nil:
 // look at report.Failed.
 func (s *GridsService) RunBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*BatchReport, error) {
-	b, err := s.newBatch(ctx, gridID, rows, opts)
+	b, err := s.newBatch(ctx, gridID, opts)
 	if err != nil {
 		return nil, err
 	}
-	b.run(ctx)
+	b.total, b.keep = len(rows), true
+	b.report.Results = make([]BatchResult, len(rows))
+	if err := b.checkJournal(rows); err != nil {
+		return nil, err
+	}
+	b.run(ctx, slices.Values(rows))
 	return b.report, b.report.Stopped
 }
 
-// batch is one RunBatch call.
+// RunBatchSeq is RunBatch for rows that come one at a time, such as rows
+// read from a file as the batch goes. It takes a row from rows only when
+// it can start it, so that however many rows there are it holds about
+// opts.Concurrency of them and their results (twice that with Ordered),
+// and it hands each result to opts.OnResult instead of keeping it: the
+// report counts the rows by outcome, and its Results are empty.
+// BatchProgress.Total is 0, since the rows are not known ahead.
+//
+// rows is ranged over on a goroutine of the batch's own, while the
+// callbacks run on the caller's: what they share needs guarding.
+//
+// When the batch stops early, the rows it did not take from rows are
+// neither reported nor counted; a row it took but did not start is
+// reported as OutcomeSkipped. A journal that recorded another row at an
+// index stops the batch there with ErrJournalMismatch, before that row is
+// sent. It returns errors as RunBatch does.
+func (s *GridsService) RunBatchSeq(ctx context.Context, gridID string, rows iter.Seq[map[string]any], opts *BatchOptions) (*BatchReport, error) {
+	b, err := s.newBatch(ctx, gridID, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkResend(-1); err != nil {
+		return nil, err
+	}
+	b.run(ctx, rows)
+	return b.report, b.report.Stopped
+}
+
+// batch is one RunBatch or RunBatchSeq call.
 type batch struct {
 	client *Client
 	grid   *Grid
-	rows   []map[string]any
 	opts   BatchOptions
 	report *BatchReport
+	total  int  // rows in the batch, or 0 when not known ahead
+	keep   bool // keep every result in report.Results
 
-	resend     map[int]bool        // rows to send again, from opts.Resend
-	dispatched []bool              // rows started, by index
-	window     chan struct{}       // with Ordered, rows started and not yet reported
-	next       int                 // with Ordered, the next row to report
-	pending    map[int]BatchResult // with Ordered, rows ended before their turn
+	resend  map[int]bool       // rows to send again, from opts.Resend
+	started int                // rows started, which start in order; set once dispatching ended
+	pulled  int                // rows taken from the caller; set once dispatching ended
+	window  chan struct{}      // with Ordered, rows started and not yet reported
+	next    int                // with Ordered, the next row to report
+	pending map[int]heldResult // with Ordered, rows ended before their turn
 
 	mu      sync.Mutex
 	stopErr error         // the first reason dispatching ended
 	halt    chan struct{} // closed when stopErr is set
 }
 
-func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[string]any, opts *BatchOptions) (*batch, error) {
+// heldResult is a result waiting, with Ordered, for the rows before it.
+type heldResult struct {
+	BatchResult
+	started bool // the row was started, and holds a place in the window
+}
+
+func (s *GridsService) newBatch(ctx context.Context, gridID string, opts *BatchOptions) (*batch, error) {
 	b := &batch{
-		client:     s.client,
-		rows:       rows,
-		report:     &BatchReport{Results: make([]BatchResult, len(rows))},
-		dispatched: make([]bool, len(rows)),
-		halt:       make(chan struct{}),
+		client: s.client,
+		report: &BatchReport{},
+		halt:   make(chan struct{}),
 	}
 	if opts != nil {
 		b.opts = *opts
@@ -246,6 +287,9 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 			return nil, err
 		}
 	}
+	if b.opts.Journal == nil && len(b.opts.Resend) > 0 {
+		return nil, &ArgumentError{Name: "opts.Resend", Reason: "needs opts.Journal, which says which rows may have run"}
+	}
 	grid := b.opts.Grid
 	if grid == nil {
 		var err error
@@ -257,9 +301,6 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 	}
 	b.grid = grid
 	if _, err := grid.OutputColumnIDs(b.opts.OutputColumns...); err != nil {
-		return nil, err
-	}
-	if err := b.checkJournal(); err != nil {
 		return nil, err
 	}
 	if b.opts.MinCredits > 0 {
@@ -277,10 +318,10 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, rows []map[s
 
 // run dispatches the rows and collects their results on the caller's
 // goroutine, which is where the callbacks run.
-func (b *batch) run(ctx context.Context) {
+func (b *batch) run(ctx context.Context, rows iter.Seq[map[string]any]) {
 	results := make(chan BatchResult)
 	go func() {
-		b.dispatch(ctx, results)
+		b.dispatch(ctx, rows, results)
 		close(results)
 	}()
 	defer func() {
@@ -294,17 +335,15 @@ func (b *batch) run(ctx context.Context) {
 		}
 	}()
 	for res := range results {
-		b.record(res)
+		b.record(res, true)
 	}
 	// Dispatching has ended: every row it did not start was not attempted.
 	why := b.stopped()
 	if why == nil {
 		why = ctx.Err() // rows that ended unsent when the context did
 	}
-	for i, started := range b.dispatched {
-		if !started {
-			b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why})
-		}
+	for i := b.started; i < max(b.pulled, b.total); i++ {
+		b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why}, false)
 	}
 	if b.stopped() != nil || b.report.Skipped > 0 {
 		b.report.Stopped = why
@@ -313,15 +352,17 @@ func (b *batch) run(ctx context.Context) {
 
 // dispatch starts a goroutine per row, at most Concurrency at a time, until
 // the rows run out or something ends dispatching, and waits for them.
-func (b *batch) dispatch(ctx context.Context, results chan<- BatchResult) {
+func (b *batch) dispatch(ctx context.Context, rows iter.Seq[map[string]any], results chan<- BatchResult) {
 	sem := make(chan struct{}, b.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for i, row := range b.rows {
+	for row := range rows {
+		i := b.pulled
+		b.pulled++
 		if b.window != nil && !b.admit(ctx, b.window) || !b.admit(ctx, sem) {
 			return
 		}
-		b.dispatched[i] = true
+		b.started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -329,8 +370,11 @@ func (b *batch) dispatch(ctx context.Context, results chan<- BatchResult) {
 			if fatal(res.Err) || res.Outcome == OutcomeRefused {
 				b.stop(res.Err)
 			}
-			<-sem // after stop, so that no row starts after a fatal error
 			results <- res
+			// After stop, so that no row starts after a fatal error, and
+			// after the result is taken, so that rows held (running or
+			// ended and waiting to be reported) never pass Concurrency.
+			<-sem
 		}()
 	}
 }
@@ -472,10 +516,13 @@ func (b *batch) result(ctx context.Context, i int, run *Run, err error) BatchRes
 	return res
 }
 
-// record adds a result to the report and tells the callbacks.
-func (b *batch) record(res BatchResult) {
+// record adds a result to the report and tells the callbacks; started
+// says whether the row was started.
+func (b *batch) record(res BatchResult, started bool) {
 	r := b.report
-	r.Results[res.Index] = res
+	if b.keep {
+		r.Results[res.Index] = res
+	}
 	r.Credits += res.Credits
 	if res.Resumed {
 		r.Resumed++
@@ -494,10 +541,10 @@ func (b *batch) record(res BatchResult) {
 	case OutcomeSkipped:
 		r.Skipped++
 	}
-	b.deliver(res)
+	b.deliver(res, started)
 	if res.Outcome != OutcomeSkipped && b.opts.OnProgress != nil {
 		b.opts.OnProgress(BatchProgress{
-			Total:   len(b.rows),
+			Total:   b.total,
 			Done:    r.Completed + r.Submitted + r.Failed + r.Refused + r.Unknown,
 			Failed:  r.Failed + r.Refused,
 			Unknown: r.Unknown,
@@ -509,7 +556,7 @@ func (b *batch) record(res BatchResult) {
 
 // deliver hands a result to OnResult, at once or, with Ordered, once every
 // row before it has been handed over.
-func (b *batch) deliver(res BatchResult) {
+func (b *batch) deliver(res BatchResult, started bool) {
 	if !b.opts.Ordered {
 		if b.opts.OnResult != nil {
 			b.opts.OnResult(res)
@@ -517,9 +564,9 @@ func (b *batch) deliver(res BatchResult) {
 		return
 	}
 	if b.pending == nil {
-		b.pending = make(map[int]BatchResult)
+		b.pending = make(map[int]heldResult)
 	}
-	b.pending[res.Index] = res
+	b.pending[res.Index] = heldResult{res, started}
 	for {
 		next, ok := b.pending[b.next]
 		if !ok {
@@ -527,11 +574,11 @@ func (b *batch) deliver(res BatchResult) {
 		}
 		delete(b.pending, b.next)
 		b.next++
-		if b.dispatched[next.Index] {
+		if next.started {
 			<-b.window // one more row may start
 		}
 		if b.opts.OnResult != nil {
-			b.opts.OnResult(next)
+			b.opts.OnResult(next.BatchResult)
 		}
 	}
 }

@@ -15,6 +15,11 @@ func (b *batch) runJournaled(ctx context.Context, i int, req *RunRequest) BatchR
 		return BatchResult{Index: i, Outcome: OutcomeFailed, Err: err}
 	}
 	if e, ok := b.opts.Journal.Last(i); ok {
+		if e.Key != key {
+			err := mismatch(i, b.grid.ID)
+			b.stop(err)
+			return BatchResult{Index: i, Outcome: OutcomeSkipped, Err: err}
+		}
 		if res, settled := b.resume(ctx, i, key, e); settled {
 			return res
 		}
@@ -111,17 +116,15 @@ func (b *batch) note(e JournalEntry) error {
 	return nil
 }
 
-// checkJournal refuses a journal that recorded other rows than the
-// batch's, and rows to resend that the journal does not record as unknown.
-func (b *batch) checkJournal() error {
+// checkJournal refuses, before anything is sent, a journal that recorded
+// other rows than the batch's, and rows to resend that the journal does
+// not record as unknown.
+func (b *batch) checkJournal(rows []map[string]any) error {
 	j := b.opts.Journal
 	if j == nil {
-		if len(b.opts.Resend) > 0 {
-			return &ArgumentError{Name: "opts.Resend", Reason: "needs opts.Journal, which says which rows may have run"}
-		}
 		return nil
 	}
-	for i, row := range b.rows {
+	for i, row := range rows {
 		e, ok := j.Last(i)
 		if !ok {
 			continue
@@ -132,12 +135,24 @@ func (b *batch) checkJournal() error {
 			key, err = journalKey(b.grid.ID, req)
 		}
 		if err != nil || key != e.Key {
-			return fmt.Errorf("%w: row %d is not the row it recorded for grid %s", ErrJournalMismatch, i, b.grid.ID)
+			return mismatch(i, b.grid.ID)
 		}
 	}
+	return b.checkResend(len(rows))
+}
+
+// mismatch is the error of a journal that recorded another row at i.
+func mismatch(i int, gridID string) error {
+	return fmt.Errorf("%w: row %d is not the row it recorded for grid %s", ErrJournalMismatch, i, gridID)
+}
+
+// checkResend refuses rows to resend that the journal does not record as
+// unknown, or that are not among the batch's rows when that is known
+// (rows >= 0).
+func (b *batch) checkResend(rows int) error {
 	b.resend = make(map[int]bool, len(b.opts.Resend))
 	for _, i := range b.opts.Resend {
-		if err := resendable(j, i, len(b.rows)); err != nil {
+		if err := resendable(b.opts.Journal, i, rows); err != nil {
 			return err
 		}
 		b.resend[i] = true
@@ -150,7 +165,7 @@ func resendable(j BatchJournal, i, rows int) error {
 	e, ok := j.Last(i)
 	reason := ""
 	switch {
-	case i < 0 || i >= rows:
+	case i < 0 || rows >= 0 && i >= rows:
 		reason = "is not in the batch"
 	case !ok:
 		reason = "was never sent: it is sent anyway"

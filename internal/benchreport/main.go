@@ -17,6 +17,9 @@
 //     answers among them, and by parallel callers;
 //   - how much of a rate limit a busy program uses with the SDK's
 //     rate-limit gate on, beside the same program with it off;
+//   - the peak heap of a batch of 1,000,000 rows taken one at a time by
+//     Grids.RunBatchSeq, and of 200,000 rows that way beside Grids.RunBatch
+//     given them in a slice;
 //   - how many polls Runs.PollUntilDone makes for runs of 2 s, 10 s and
 //     30 s, and how late it sees them end, with the default backoff beside
 //     a fixed one-second poll, and woken by the run's webhook in the same
@@ -54,7 +57,7 @@ type config struct {
 }
 
 // sections are the parts of the report -skip can leave out.
-var sections = []string{"bench", "conns", "ratelimit", "poll"}
+var sections = []string{"bench", "conns", "ratelimit", "batch", "poll"}
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
@@ -146,6 +149,11 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 			return err
 		}
 	}
+	if !cfg.skip["batch"] {
+		if err := batchSection(ctx, cfg, &t, log); err != nil {
+			return err
+		}
+	}
 	if polls != nil {
 		fmt.Fprintln(log, "waiting for the polled runs")
 		p := <-polls
@@ -162,7 +170,8 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 	fmt.Fprint(out, "\n\n")
 	t.write(out)
 	fmt.Fprintln(out, "\nBaseline: plain net/http and encoding/json for the calls; the same program with the gate off "+
-		"for the rate limit; a fixed 1 s poll for polling.")
+		"for the rate limit; RunBatch given a slice for batches; a fixed 1 s poll, or the default backoff beside "+
+		"waits woken by a webhook, for polling.")
 	if n := t.missed(); n > 0 {
 		fmt.Fprintf(out, "\n%d target(s) not met\n", n)
 	}

@@ -381,3 +381,48 @@ func delays(rs []perf.PollResult) (mean, most time.Duration) {
 	mean = sum / time.Duration(max(len(rs), 1))
 	return mean.Round(time.Millisecond), most.Round(time.Millisecond)
 }
+
+// batchRows are the sizes of the batch measurements: the slice RunBatch
+// takes is compared with RunBatchSeq at the smaller, and RunBatchSeq alone
+// runs the larger.
+var batchRows = struct{ compared, streamed int }{200_000, 1_000_000}
+
+// batchSection measures the memory a large batch holds.
+func batchSection(ctx context.Context, cfg config, t *table, log io.Writer) error {
+	sizes := batchRows
+	if cfg.quick {
+		sizes.compared, sizes.streamed = 20_000, 100_000
+	}
+	srv := perf.NewServer()
+	defer srv.Close()
+	measure := func(n int, stream bool) (perf.BatchResult, error) {
+		fmt.Fprintf(log, "running a batch of %d rows (stream %v)\n", n, stream)
+		r, err := perf.Batch(ctx, srv, n, stream)
+		if err == nil && r.Completed != n {
+			err = fmt.Errorf("batch of %d rows: %d completed", n, r.Completed)
+		}
+		return r, err
+	}
+	seq, err := measure(sizes.compared, true)
+	if err != nil {
+		return err
+	}
+	all, err := measure(sizes.compared, false)
+	if err != nil {
+		return err
+	}
+	big, err := measure(sizes.streamed, true)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("Batch of %d rows, concurrency %d (RunBatchSeq vs RunBatch)", sizes.compared, perf.BatchConcurrency)
+	t.add(row{name + ": peak heap", mib(seq.PeakHeap), mib(all.PeakHeap), ratio(float64(seq.PeakHeap), float64(all.PeakHeap)), "", ""})
+	t.add(row{name + ": time", duration(seq.Elapsed.Round(time.Millisecond)), duration(all.Elapsed.Round(time.Millisecond)),
+		ratio(float64(seq.Elapsed), float64(all.Elapsed)), "", ""})
+	name = fmt.Sprintf("Batch of %d rows with RunBatchSeq, concurrency %d", sizes.streamed, perf.BatchConcurrency)
+	t.add(row{name + ": peak heap", mib(big.PeakHeap), "", "", "< 64 MiB", yesNo(big.PeakHeap < 64<<20)})
+	t.add(row{name + ": time", duration(big.Elapsed.Round(time.Millisecond)), "", "", "", ""})
+	return nil
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
