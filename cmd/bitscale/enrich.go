@@ -184,7 +184,7 @@ func (a *app) dryRun(grid *bitscale.Grid, in string, batch []map[string]any) err
 		fmt.Fprintln(a.stdout, "Nothing was sent.")
 	}
 	if len(bad) > 0 {
-		return withCode(exitPartial, fmt.Errorf("%d rows would fail", len(bad)), "fix them, or they will be written as failed")
+		return withCode(exitPartial, fmt.Errorf("rows that would fail: %d", len(bad)), "fix them, or they will be written as failed")
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	for _, n := range resend {
 		resendIdx = append(resendIdx, n-1)
 	}
-	s := &summary{In: in, Out: f.out, Rows: len(batch)}
+	s := &summary{In: in, Out: f.out, Rows: len(batch), LookUp: []int{}, Blind: []int{}}
 	p := newProgress(a.stderr, len(batch), a.progressEvery)
 	report, err := c.Grids.RunBatch(ctx, grid.ID, batch, &bitscale.BatchOptions{
 		Grid:        grid,
@@ -95,10 +95,10 @@ func (a *app) batchError(ctx context.Context, c *bitscale.Client, report *bitsca
 	switch {
 	case why == nil:
 	case errors.Is(why, bitscale.ErrBatchStopped), errors.Is(why, context.Canceled):
-		return withCode(exitInterrupted, errors.New("interrupted"), fmt.Sprintf("%d rows not attempted; %s", s.NotAttempted, again))
+		return withCode(exitInterrupted, errors.New("interrupted"), fmt.Sprintf("rows not attempted: %d; %s", s.NotAttempted, again))
 	case errors.Is(why, errBudget):
 		return withCode(exitPartial, fmt.Errorf("stopped at --max-credits: %d credits spent by this run", s.CreditsNow),
-			fmt.Sprintf("%d rows not attempted; %s with a higher --max-credits", s.NotAttempted, again))
+			fmt.Sprintf("rows not attempted: %d; %s with a higher --max-credits", s.NotAttempted, again))
 	case errors.Is(why, bitscale.ErrInsufficientCredits):
 		balance := 0
 		if ws, _, err := c.Workspaces.Get(ctx, c.WorkspaceID()); err == nil {
@@ -106,10 +106,10 @@ func (a *app) batchError(ctx context.Context, c *bitscale.Client, report *bitsca
 		}
 		return insufficientCredits(why, balance, s.NotAttempted+s.Refused, s.perRow)
 	default:
-		return withCode(exitPartial, why, fmt.Sprintf("%d rows not attempted; once fixed, %s", s.NotAttempted, again))
+		return withCode(exitPartial, why, fmt.Sprintf("rows not attempted: %d; once fixed, %s", s.NotAttempted, again))
 	}
 	if s.Failed+s.Unknown+s.Refused+s.NotAttempted > 0 {
-		return withCode(exitPartial, fmt.Errorf("%d rows failed, %d unknown", s.Failed+s.Refused, s.Unknown),
+		return withCode(exitPartial, fmt.Errorf("not every row completed: %d failed, %d unknown", s.Failed+s.Refused, s.Unknown),
 			"see "+statusColumn+" and "+errorColumn+" in the output")
 	}
 	return nil

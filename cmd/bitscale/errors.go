@@ -93,8 +93,8 @@ func newErrorJSON(err error) errorJSON {
 func insufficientCredits(err error, balance, rows, perRow int) error {
 	need := "more"
 	if perRow > 0 {
-		need = fmt.Sprintf("about %d (%d rows at %d credits each)", rows*perRow, rows, perRow)
+		need = fmt.Sprintf("about %d (%d credits a row)", rows*perRow, perRow)
 	}
-	return withCode(exitPartial, err, fmt.Sprintf("the workspace has %d credits left and the %d rows not attempted need %s; "+
+	return withCode(exitPartial, err, fmt.Sprintf("the workspace has %d credits left, and the %d rows not run would need %s; "+
 		"add credits, then run the same command again to continue", balance, rows, need))
 }

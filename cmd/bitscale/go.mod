@@ -6,6 +6,7 @@ require (
 	github.com/bitscale/bitscale-go v0.1.0
 	github.com/schollz/progressbar/v3 v3.19.0
 	github.com/spf13/cobra v1.10.2
+	go.uber.org/goleak v1.3.0
 	golang.org/x/term v0.28.0
 )
 
