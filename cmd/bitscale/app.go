@@ -37,6 +37,8 @@ type app struct {
 	// progressEvery is how often progress is printed when stderr is not
 	// a terminal.
 	progressEvery time.Duration
+	// poll, if set, is the first wait between polls of a run.
+	poll time.Duration
 	// fakeOptions configure the server --fake starts.
 	fakeOptions []bitscaletest.Option
 

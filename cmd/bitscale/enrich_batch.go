@@ -200,12 +200,12 @@ func (a *app) printSummary(s *summary, toStderr bool) error {
 // printUnknown says what to do about rows whose outcome is unknown.
 func printUnknown(w io.Writer, s *summary) {
 	if len(s.LookUp) > 0 {
-		fmt.Fprintf(w, "\nRows %s are unknown, but BitScale accepted their runs: run the same command again to look them up.\n",
+		fmt.Fprintf(w, "\nUnknown, but accepted by BitScale: rows %s. Run the same command again to look them up.\n",
 			rowList(s.LookUp, ", "))
 	}
 	if len(s.Blind) > 0 {
-		fmt.Fprintf(w, "\nRows %s are unknown: they may have run and spent credits, and BitScale cannot look them up.\n"+
-			"They are not sent again. Check them in BitScale; to send again those that did not run, add\n"+
+		fmt.Fprintf(w, "\nUnknown: rows %s. They may have run and spent credits, and BitScale cannot look them up,\n"+
+			"so they are not sent again. Check them in BitScale; to send again those that did not run, add\n"+
 			"  --resend-unknown %s\n", rowList(s.Blind, ", "), rowList(s.Blind, ","))
 	}
 }

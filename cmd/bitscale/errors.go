@@ -48,7 +48,8 @@ func hint(err error) string {
 // describe returns err as one line: the API's code when there is one, what
 // happened, and what to do about it.
 func describe(err error) string {
-	msg := err.Error()
+	// The command's name starts the line; the SDK's errors start with it too.
+	msg := strings.TrimPrefix(err.Error(), "bitscale: ")
 	var ce *cliError
 	if errors.As(err, &ce) && ce.hint != "" {
 		return oneLine(msg)

@@ -68,6 +68,7 @@ func cli(t *testing.T, inv invocation, args ...string) result {
 	a := newApp(strings.NewReader(inv.stdin), &stdout, &stderr, func(k string) string { return inv.env[k] })
 	a.stop = inv.stop
 	a.progressEvery = 0
+	a.poll = 2 * time.Millisecond
 	ctx := inv.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -116,4 +117,3 @@ func decode(t *testing.T, out string, v any) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
 }
-

@@ -78,7 +78,10 @@ func (a *app) wait(cmd *cobra.Command, c *bitscale.Client, gridID string, run *b
 // pollInterval is the first wait between polls: short on the fake, whose
 // runs end in a fraction of a second.
 func (a *app) pollInterval() time.Duration {
-	if a.fake {
+	switch {
+	case a.poll > 0:
+		return a.poll
+	case a.fake:
 		return 20 * time.Millisecond
 	}
 	return bitscale.DefaultPollInterval
