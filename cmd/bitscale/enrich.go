@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bitscale/bitscale-go"
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type enrichFlags struct {
 	dryRun              bool
 	sync                bool
 	resend              string
+	poll                time.Duration
 }
 
 func (a *app) enrichCommand() *cobra.Command {
@@ -66,6 +68,7 @@ Ctrl-C abandons them.`,
 	fl.IntVar(&f.concurrency, "concurrency", bitscale.DefaultBatchConcurrency, "how many rows run at once")
 	fl.IntVar(&f.maxCredits, "max-credits", 0, "stop before the credits this run spends could pass `n` (0: no limit)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check every row against the grid and say what would be sent, spending nothing")
+	fl.DurationVar(&f.poll, "poll", 0, "the first wait between polls of an async run (default 500ms)")
 	fl.BoolVar(&f.sync, "sync", false, "run rows synchronously: fewer requests, but rows running when the program dies stay unknown")
 	fl.StringVar(&f.resend, "resend-unknown", "", "send again these `rows` (numbers from 1, comma-separated) whose outcome is unknown, once checked that they did not run")
 	return cmd
@@ -102,6 +105,9 @@ func (f *enrichFlags) check(in string) error {
 func (a *app) enrich(ctx context.Context, gridID, in string, f enrichFlags) error {
 	if err := f.check(in); err != nil {
 		return err
+	}
+	if f.poll > 0 {
+		a.poll = f.poll
 	}
 	resend, err := rowNumbers(f.resend)
 	if err != nil {

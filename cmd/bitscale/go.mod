@@ -4,6 +4,7 @@ go 1.24
 
 require (
 	github.com/bitscale/bitscale-go v0.1.0
+	github.com/creack/pty v1.1.24
 	github.com/schollz/progressbar/v3 v3.19.0
 	github.com/spf13/cobra v1.10.2
 	go.uber.org/goleak v1.3.0
