@@ -102,9 +102,3 @@ func (b *budget) end(row, credits int, unknown bool) {
 	b.changed = make(chan struct{})
 }
 
-// spentNow returns the credits spent by rows sent by this batch.
-func (b *budget) spentNow() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.spent
-}

@@ -44,6 +44,7 @@ Exit codes: 0 success; 1 an error from the API, the network or a file;
 		a.runCommand(),
 		a.runsCommand(),
 		a.enrichCommand(),
+		a.fakeCommand(),
 	)
 	return root
 }
