@@ -101,4 +101,3 @@ func (b *budget) end(row, credits int, unknown bool) {
 	close(b.changed)
 	b.changed = make(chan struct{})
 }
-

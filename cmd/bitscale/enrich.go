@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,11 +54,14 @@ again, but written as unknown. Once checked in BitScale that some did not run,
 send them again with --resend-unknown and their row numbers.
 
 Ctrl-C stops starting rows: the rows running finish and are written. A second
-Ctrl-C abandons them.`,
+Ctrl-C abandons them.
+
+The summary goes to stdout, or to stderr when stdout carries the output;
+with --json it is a JSON object.`,
 		Example: `  bitscale enrich grid_001 leads.csv -o enriched.csv
   bitscale enrich grid_001 leads.csv --dry-run
   cat leads.jsonl | bitscale enrich grid_001 - -o - --journal leads.journal > enriched.jsonl`,
-		Args: args(2, 2),
+		Args: nargs(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.graceful.Store(true)
 			return a.enrich(cmd.Context(), args[0], args[1], f)
@@ -227,14 +234,33 @@ func openOutput(path string, stdout io.Writer, journal *bitscale.JournalFile) (i
 }
 
 // recordsRuns reports whether an earlier output at path has a row that
-// was sent: completed, submitted or unknown.
+// was sent: completed, submitted or unknown. An output that cannot be read
+// as CSV or JSON Lines is taken to have one, to be safe.
 func recordsRuns(path string) bool {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return false
 	}
-	for _, o := range []bitscale.Outcome{bitscale.OutcomeCompleted, bitscale.OutcomeSubmitted, bitscale.OutcomeUnknown} {
-		if strings.Contains(string(data), ","+string(o)+",") || strings.Contains(string(data), `"`+statusColumn+`":"`+string(o)+`"`) {
+	var statuses []string
+	if records, err := csv.NewReader(bytes.NewReader(data)).ReadAll(); err == nil && len(records) > 0 {
+		col := slices.Index(records[0], statusColumn)
+		for _, rec := range records[1:] {
+			if col >= 0 && col < len(rec) {
+				statuses = append(statuses, rec[col])
+			}
+		}
+	} else {
+		for line := range bytes.Lines(data) {
+			var row map[string]any
+			if json.Unmarshal(line, &row) != nil {
+				return true
+			}
+			statuses = append(statuses, fmt.Sprint(row[statusColumn]))
+		}
+	}
+	for _, st := range statuses {
+		switch bitscale.Outcome(st) {
+		case bitscale.OutcomeCompleted, bitscale.OutcomeSubmitted, bitscale.OutcomeUnknown:
 			return true
 		}
 	}

@@ -34,7 +34,7 @@ It delivers webhooks to local and plain http:// URLs, such as a receiver on
 the same machine. BitScale delivers only to public https:// URLs;
 --local-webhooks=false refuses the others as BitScale does, with 422
 WEBHOOK_DELIVERY_FAILED.`,
-		Args: args(0, 0),
+		Args: nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := slog.New(slog.NewTextHandler(a.stderr, nil))
 			opts := []fakeserver.Option{

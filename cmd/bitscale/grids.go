@@ -13,13 +13,13 @@ func (a *app) gridsCommand() *cobra.Command {
 		Use:     "grids",
 		Aliases: []string{"grid"},
 		Short:   "List grids, or show one with its columns",
-		Args:    args(0, 0),
+		Args:    nargs(0, 0),
 	}
 	var search string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the grids of the workspace",
-		Args:  args(0, 0),
+		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.connect()
 			if err != nil {
@@ -43,7 +43,7 @@ func (a *app) gridsCommand() *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get GRID",
 		Short: "Show a grid and its columns: name, type, input or output, required",
-		Args:  args(1, 1),
+		Args:  nargs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect()
 			if err != nil {

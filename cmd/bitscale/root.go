@@ -49,9 +49,9 @@ Exit codes: 0 success; 1 an error from the API, the network or a file;
 	return root
 }
 
-// args returns a validator for between min and max positional arguments
+// nargs returns a validator for between min and max positional arguments
 // (max < 0: any number), whose refusal is a usage error.
-func args(min, max int) cobra.PositionalArgs {
+func nargs(min, max int) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) < min || max >= 0 && len(args) > max {
 			return usageError("%s takes %s, got %d: see '%s --help'", c.CommandPath(), argCount(min, max), len(args), c.CommandPath())

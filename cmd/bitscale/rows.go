@@ -33,9 +33,9 @@ func formatOf(name, def string) string {
 	return def
 }
 
-// table of rows read from the input: the columns, by the names the input
-// gives them, and each row's values in that order (nil where a JSON Lines
-// row has none).
+// rowsIn is the input: its columns, by the names the input gives them,
+// and each row's values in that order (nil where a JSON Lines row has
+// none).
 type rowsIn struct {
 	header []string
 	rows   [][]any

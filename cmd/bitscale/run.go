@@ -35,7 +35,7 @@ A run spends credits. One whose answer is lost is reported as unknown, never
 sent again: check it before running it again.`,
 		Example: `  bitscale run grid_001 --input "Full Name=Jane Doe" --input Company=Acme
   bitscale run grid_001 --input "Full Name=Jane Doe" --async --wait`,
-		Args: args(1, 1),
+		Args: nargs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, args[0], f)
 		},

@@ -12,12 +12,12 @@ func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "Show an async run, or wait for its end",
-		Args:  args(0, 0),
+		Args:  nargs(0, 0),
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "get GRID RUN",
 		Short: "Show an async run: its status, credits and outputs",
-		Args:  args(2, 2),
+		Args:  nargs(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect()
 			if err != nil {
@@ -32,7 +32,7 @@ func (a *app) runsCommand() *cobra.Command {
 	}, &cobra.Command{
 		Use:   "wait GRID RUN",
 		Short: "Wait for an async run's end, showing its status as it changes",
-		Args:  args(2, 2),
+		Args:  nargs(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect()
 			if err != nil {

@@ -8,7 +8,7 @@ func (a *app) whoamiCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "whoami",
 		Short: "Show the user the API key belongs to",
-		Args:  args(0, 0),
+		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.connect()
 			if err != nil {

@@ -14,12 +14,12 @@ func (a *app) workspacesCommand() *cobra.Command {
 		Use:     "workspaces",
 		Aliases: []string{"workspace", "ws"},
 		Short:   "List workspaces, or show one with its plan and credits",
-		Args:    args(0, 0),
+		Args:    nargs(0, 0),
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List the workspaces the API key can use",
-		Args:  args(0, 0),
+		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.connect()
 			if err != nil {
@@ -41,7 +41,7 @@ func (a *app) workspacesCommand() *cobra.Command {
 	}, &cobra.Command{
 		Use:   "get [ID]",
 		Short: "Show a workspace (default: the current one) with its plan, credits and members",
-		Args:  args(0, 1),
+		Args:  nargs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect()
 			if err != nil {
