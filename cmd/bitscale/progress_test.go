@@ -91,3 +91,45 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 		t.Errorf("the last line counts %d rows, want 200", done)
 	}
 }
+
+// TestRunsWaitOnATerminal checks that runs wait redraws one status line
+// in place on a terminal, and leaves the last status on its own line.
+func TestRunsWaitOnATerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		io.Copy(&screen, ptmx)
+		close(read)
+	}()
+
+	srv := startFake(t)
+	var run struct {
+		ID string `json:"run_id"`
+	}
+	decode(t, cli(t, invocation{env: env(srv)}, "run", "grid_001", "--async", "--json", "-i", "Full Name=Jane Doe").stdout, &run)
+	var stdout bytes.Buffer
+	a := newApp(strings.NewReader(""), &stdout, tty, func(k string) string { return env(srv)[k] })
+	a.poll = 2e6
+	code := a.execute(context.Background(), []string{"runs", "wait", "grid_001", run.ID})
+	tty.Close()
+	<-read
+	got := screen.String()
+	t.Logf("terminal:\n%q", got)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Count(got, "\r") < 2 {
+		t.Errorf("the status line was not redrawn in place")
+	}
+	if !strings.HasSuffix(got, "\r"+run.ID+"  completed\r\n") {
+		t.Errorf("the last status is not on its own line")
+	}
+	if !strings.Contains(stdout.String(), "completed") {
+		t.Errorf("stdout: %s", stdout.String())
+	}
+}

@@ -64,11 +64,10 @@ func (a *app) gridForNames(cmd *cobra.Command, c *bitscale.Client, gridID string
 // status changes.
 func (a *app) wait(cmd *cobra.Command, c *bitscale.Client, gridID string, run *bitscale.Run) (*bitscale.Run, error) {
 	fmt.Fprintf(a.stderr, "Waiting for run %s of grid %s (Ctrl-C stops waiting; the run goes on)\n", run.ID, gridID)
-	opts := &bitscale.PollOptions{
-		Interval: a.pollInterval(),
-		OnUpdate: func(r *bitscale.Run) { fmt.Fprintf(a.stderr, "%s  %s\n", r.ID, r.Status) },
-	}
+	st := newStatus(a.stderr)
+	opts := &bitscale.PollOptions{Interval: a.pollInterval(), OnUpdate: st.show}
 	done, err := c.Runs.PollUntilDone(cmd.Context(), gridID, run.ID, opts)
+	st.end()
 	if err != nil && cmd.Context().Err() != nil {
 		return done, withCode(exitInterrupted, err, fmt.Sprintf("the run goes on; 'bitscale runs wait %s %s' waits again", gridID, run.ID))
 	}
