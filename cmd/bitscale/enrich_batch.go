@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/bitscale/bitscale-go"
 )
@@ -172,10 +174,7 @@ func (a *app) printSummary(s *summary, toStderr bool) error {
 		w = a.stderr
 	}
 	if a.json {
-		saved := a.stdout
-		a.stdout = w
-		defer func() { a.stdout = saved }()
-		return a.printJSON(s)
+		return writeJSON(w, s)
 	}
 	t := newTable(w)
 	for _, line := range []struct {
@@ -210,13 +209,11 @@ func printUnknown(w io.Writer, s *summary) {
 	}
 }
 
+// rowList joins row numbers with sep.
 func rowList(rows []int, sep string) string {
-	s := ""
+	nums := make([]string, len(rows))
 	for i, n := range rows {
-		if i > 0 {
-			s += sep
-		}
-		s += fmt.Sprint(n)
+		nums[i] = strconv.Itoa(n)
 	}
-	return s
+	return strings.Join(nums, sep)
 }
