@@ -142,3 +142,16 @@ func TestRunsGetAndWait(t *testing.T) {
 	r = cli(t, inv, "runs", "get", "grid_001", "run_nope")
 	wantCode(t, r, exitError)
 }
+
+func TestRunWithWebhookURLIsAsync(t *testing.T) {
+	srv := startFake(t, bitscaletest.WithRunDurations(time.Hour, time.Hour))
+	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "-i", "Full Name=Jane Doe", "--webhook-url", "https://hooks.example.com/bitscale")
+	wantCode(t, r, exitOK)
+	runs := srv.Runs()
+	if len(runs) != 1 || runs[0].Mode != "async" || !strings.HasPrefix(runs[0].WebhookURL, "https://hooks.example.com/bitscale?bitscale_ref=") {
+		t.Errorf("the fake ran %+v, want one async run reporting to the webhook", runs)
+	}
+	if !strings.Contains(r.stdout, runs[0].ID) {
+		t.Errorf("stdout does not give the run's ID: %s", r.stdout)
+	}
+}
