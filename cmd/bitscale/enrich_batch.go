@@ -21,6 +21,10 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		return err
 	}
 	defer journal.Close()
+	resendIdx, err := resendable(journal, resend, len(batch))
+	if err != nil {
+		return err
+	}
 	out, closeOut, err := openOutput(f.out, a.stdout, journal)
 	if err != nil {
 		return err
@@ -41,14 +45,8 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var bj bitscale.BatchJournal = journal
-	var spend *budget
 	if f.maxCredits > 0 {
-		spend = newBudget(journal, f.maxCredits, ctx.Done(), a.stop)
-		bj = spend
-	}
-	var resendIdx []int
-	for _, n := range resend {
-		resendIdx = append(resendIdx, n-1)
+		bj = newBudget(journal, f.maxCredits, ctx.Done(), a.stop)
 	}
 	s := &summary{In: in, Out: f.out, Rows: len(batch), LookUp: []int{}, Blind: []int{}}
 	p := newProgress(a.stderr, len(batch), a.progressEvery)
@@ -71,8 +69,12 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	})
 	p.finish()
 	if report == nil { // the batch could not start
-		if errors.Is(err, bitscale.ErrJournalMismatch) {
+		var argErr *bitscale.ArgumentError
+		switch {
+		case errors.Is(err, bitscale.ErrJournalMismatch):
 			return withCode(exitUsage, err, fmt.Sprintf("%s belongs to another input or grid: give each input its own output and journal", f.journal))
+		case errors.As(err, &argErr):
+			return withCode(exitUsage, err, "")
 		}
 		return err
 	}
@@ -89,6 +91,22 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	return a.batchError(ctx, c, report, s)
 }
 
+// resendable returns the batch indexes of rows, numbered from 1, after
+// checking that the journal records each as unknown without a run ID: a
+// row that completed, or whose run can be looked up, is never resent.
+func resendable(journal *bitscale.JournalFile, rows []int, n int) ([]int, error) {
+	var idx []int
+	for _, row := range rows {
+		e, ok := journal.Last(row - 1)
+		unknown := e.State == bitscale.JournalSending || e.State == bitscale.JournalEnded && e.Outcome == bitscale.OutcomeUnknown
+		if row > n || !ok || !unknown || e.RunID != "" {
+			return nil, usageError("--resend-unknown: row %d is not unknown without a run ID; only such rows can be resent", row)
+		}
+		idx = append(idx, row-1)
+	}
+	return idx, nil
+}
+
 // batchError returns the error that ends the command after a batch: why it
 // stopped, or the rows that did not complete.
 func (a *app) batchError(ctx context.Context, c *bitscale.Client, report *bitscale.BatchReport, s *summary) error {
@@ -102,7 +120,7 @@ func (a *app) batchError(ctx context.Context, c *bitscale.Client, report *bitsca
 		return withCode(exitPartial, fmt.Errorf("stopped at --max-credits: %d credits spent by this run", s.CreditsNow),
 			fmt.Sprintf("rows not attempted: %d; %s with a higher --max-credits", s.NotAttempted, again))
 	case errors.Is(why, bitscale.ErrInsufficientCredits):
-		balance := 0
+		balance := -1 // not known
 		if ws, _, err := c.Workspaces.Get(ctx, c.WorkspaceID()); err == nil {
 			balance = ws.Credits.Remaining
 		}

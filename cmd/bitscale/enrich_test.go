@@ -294,6 +294,13 @@ func TestEnrichUnknownRowIsNotResent(t *testing.T) {
 		t.Errorf("runs %v, want Ada Lovelace sent again on the word of --resend-unknown", runs)
 	}
 	checkOutput(t, in, out, "completed")
+
+	r = cli(t, inv, "enrich", "grid_001", in, "-o", out, "--resend-unknown", "2")
+	wantCode(t, r, exitUsage) // row 2 completed: sending it again would pay twice
+	if runs := runsByName(srv); runs["Charles Babbage"] != 1 {
+		t.Errorf("a completed row was sent again")
+	}
+	checkOutput(t, in, out, "completed") // left as it was
 }
 
 func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {

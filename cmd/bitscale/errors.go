@@ -89,13 +89,18 @@ func newErrorJSON(err error) errorJSON {
 	return e
 }
 
-// insufficientCredits says what the workspace has and what the rest of the
-// work would need, when the API refused a run for lack of credits.
+// insufficientCredits says what the workspace has (balance, or -1 when it
+// could not be read) and what the rest of the work would need, when the
+// API refused a run for lack of credits.
 func insufficientCredits(err error, balance, rows, perRow int) error {
+	has := "the workspace's balance could not be read"
+	if balance >= 0 {
+		has = fmt.Sprintf("the workspace has %d credits left", balance)
+	}
 	need := "more"
 	if perRow > 0 {
 		need = fmt.Sprintf("about %d (%d credits a row)", rows*perRow, perRow)
 	}
-	return withCode(exitPartial, err, fmt.Sprintf("the workspace has %d credits left, and the %d rows not run would need %s; "+
-		"add credits, then run the same command again to continue", balance, rows, need))
+	return withCode(exitPartial, err, fmt.Sprintf("%s, and the %d rows not run would need %s; "+
+		"add credits, then run the same command again to continue", has, rows, need))
 }
