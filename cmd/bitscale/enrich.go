@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +40,9 @@ func (a *app) enrichCommand() *cobra.Command {
 and how it ended (bitscale_status, bitscale_error, bitscale_run_id), to OUT,
 in input order. IN and OUT are CSV or JSON Lines (.jsonl), by their names or
 --in-format and --out-format; "-" is stdin or stdout. A CSV's header, or a
-JSON object's keys, name the grid's input columns, by name or ID.
+JSON object's keys, name the grid's input columns, by name or ID. A file
+output is written as OUT.partial and renamed over OUT when the run ends, so
+that OUT always holds every row of one run.
 
 A journal records each row before its run is sent and when it ends: beside
 OUT as OUT.journal, or where --journal says (required with -o -). Run the
@@ -215,22 +218,55 @@ func rowNumbers(list string) ([]int, error) {
 	return rows, nil
 }
 
-// openOutput opens the output, refusing to overwrite one that records
-// rows sent when the journal records none: the journal was lost, and
-// every row it held would be sent, and paid for, again.
-func openOutput(path string, stdout io.Writer, journal *bitscale.JournalFile) (io.Writer, func() error, error) {
+// output is where enrich writes its rows: stdout, or a file written
+// beside the output and renamed over it once whole, so that the output is
+// always the whole result of one run, never a run's first rows, whatever
+// stops the run.
+type output struct {
+	io.Writer
+	file *os.File // the file being written, or nil for stdout
+	path string   // the output's path
+}
+
+// openOutput opens the output, refusing to replace one that records rows
+// sent when the journal records none: the journal was lost, and every row
+// the output holds would be sent, and paid for, again.
+func openOutput(path string, stdout io.Writer, journal *bitscale.JournalFile) (*output, error) {
 	if path == "-" {
-		return stdout, func() error { return nil }, nil
+		return &output{Writer: stdout}, nil
 	}
 	if journal.Len() == 0 && recordsRuns(path) {
-		return nil, nil, usageError("%s holds rows that ran, but its journal is empty or missing: restore the journal, "+
+		return nil, usageError("%s holds rows that ran, but its journal is empty or missing: restore the journal, "+
 			"or move %s away to start over (its rows would then be sent, and paid for, again)", path, path)
 	}
-	file, err := os.Create(path)
+	// One name, not a random one, so that runs killed on the way leave
+	// one file behind at most.
+	file, err := os.Create(path + ".partial")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return file, file.Close, nil
+	return &output{Writer: file, file: file, path: path}, nil
+}
+
+// commit puts the file written in place of the output.
+func (o *output) commit() error {
+	if o.file == nil {
+		return nil
+	}
+	err := errors.Join(o.file.Sync(), o.file.Close())
+	if err == nil {
+		err = os.Rename(o.file.Name(), o.path)
+	}
+	o.file = nil
+	return err
+}
+
+// discard removes the file written, unless it was committed.
+func (o *output) discard() {
+	if o.file != nil {
+		o.file.Close()
+		os.Remove(o.file.Name())
+	}
 }
 
 // recordsRuns reports whether an earlier output at path has a row that

@@ -13,7 +13,8 @@ import (
 
 // runBatch runs the rows through RunBatch with the journal, writing each
 // row to the output as it ends, in input order. The output is written
-// whole on every run: rows that ended before come from the journal.
+// whole on every run: rows that ended before come from the journal, and
+// nothing is sent for them.
 func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.Grid, in string,
 	rows *rowsIn, batch []map[string]any, resend []int, f enrichFlags) error {
 	journal, err := bitscale.OpenJournalFile(f.journal)
@@ -25,11 +26,11 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	if err != nil {
 		return err
 	}
-	out, closeOut, err := openOutput(f.out, a.stdout, journal)
+	out, err := openOutput(f.out, a.stdout, journal)
 	if err != nil {
 		return err
 	}
-	defer closeOut()
+	defer out.discard()
 	w := newRowWriter(out, firstOf(f.outFormat, formatOf(f.out, ""), firstOf(f.inFormat, formatOf(in, formatCSV))), rows, grid)
 	if err := w.header(); err != nil {
 		return err
@@ -81,7 +82,7 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	if w.err != nil {
 		return fmt.Errorf("writing %s: %w", f.out, w.err)
 	}
-	if err := closeOut(); err != nil {
+	if err := out.commit(); err != nil {
 		return err
 	}
 	s.Resumed, s.Credits = report.Resumed, report.Credits

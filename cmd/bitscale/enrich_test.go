@@ -307,6 +307,7 @@ func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
 	srv := startFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name\nAda Lovelace\n")
 	wantCode(t, cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out), exitOK)
+	before, _ := os.ReadFile(out)
 	if err := os.WriteFile(in, []byte("Full Name\nCharles Babbage\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +315,12 @@ func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
 	wantCode(t, r, exitUsage)
 	if n := len(srv.Runs()); n != 1 {
 		t.Errorf("the fake ran %d times, want once", n)
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Errorf("the refused run changed the output:\n%s", after)
+	}
+	if _, err := os.Stat(out + ".partial"); err == nil {
+		t.Errorf("the refused run left %s.partial behind", out)
 	}
 }
 

@@ -19,8 +19,8 @@ const (
 )
 
 // rowWriter writes each row of the input with the grid's outputs and how
-// it ended, in input order, flushing each row so that what was written
-// survives the program being killed.
+// it ended, in input order, flushing each row so that a reader of stdout
+// sees it at once.
 type rowWriter struct {
 	w       *bufio.Writer
 	format  string
