@@ -10,7 +10,7 @@ const (
 	exitOK          = 0
 	exitError       = 1   // an error from the API, the network or a file
 	exitUsage       = 2   // a bad command line or configuration, found before anything was sent
-	exitPartial     = 3   // a batch ended with rows failed, unknown or not attempted
+	exitPartial     = 3   // a batch ended (or would, with --dry-run) with rows failed, unknown or not attempted
 	exitInterrupted = 130 // stopped by Ctrl-C, as shells report SIGINT
 )
 

@@ -15,7 +15,8 @@
 //
 // Exit codes: 0 success; 1 an error (from the API, the network or a file);
 // 2 a bad command line or configuration, found before anything was sent;
-// 3 a batch that ended with rows failed, unknown or not attempted;
+// 3 a batch that ended (with --dry-run: would end) with rows failed,
+// unknown or not attempted;
 // 130 interrupted.
 package main
 
