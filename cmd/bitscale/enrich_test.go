@@ -181,6 +181,21 @@ func TestEnrichDryRun(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
 	}
+
+	r = cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "--dry-run", "--json")
+	wantCode(t, r, exitPartial)
+	var check struct {
+		Rows      int `json:"rows"`
+		WouldSend int `json:"would_send"`
+		WouldFail []struct {
+			Row   int    `json:"row"`
+			Error string `json:"error"`
+		} `json:"would_fail"`
+	}
+	decode(t, r.stdout, &check)
+	if check.Rows != 3 || check.WouldSend != 2 || len(check.WouldFail) != 1 || check.WouldFail[0].Row != 2 {
+		t.Errorf("--dry-run --json: %+v", check)
+	}
 	if n := len(srv.Runs()); n != 0 {
 		t.Errorf("a dry run ran %d times", n)
 	}
