@@ -145,11 +145,11 @@ func (s *GridsService) List(ctx context.Context, workspaceID string, opts *GridL
 // returns ErrNoWorkspace or an *ArgumentError before any request when the
 // client has no workspace or gridID is empty.
 func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response, error) {
-	id, err := s.gridPath(gridID)
+	id, err := s.gridSegment(gridID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return send[Grid](ctx, s.client, http.MethodGet, id, nil)
+	return send[Grid](ctx, s.client, http.MethodGet, "grids/"+id, nil)
 }
 
 // Run runs a grid on one row and waits for its outputs (POST
@@ -282,7 +282,7 @@ func (s *GridsService) wait(ctx context.Context, gridID string, accepted *Run, o
 }
 
 func (s *GridsService) run(ctx context.Context, gridID string, req *RunRequest, mode RunMode) (*Run, *Response, error) {
-	path, err := s.gridPath(gridID)
+	id, err := s.gridSegment(gridID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -293,19 +293,17 @@ func (s *GridsService) run(ctx context.Context, gridID string, req *RunRequest, 
 		Mode RunMode `json:"mode"`
 		*RunRequest
 	}{mode, req}
-	return send[Run](ctx, s.client, http.MethodPost, path+"/run", &body)
+	return send[Run](ctx, s.client, http.MethodPost, "grids/"+id+"/run", &body)
 }
 
-// gridPath returns the escaped path of a grid, or why there is none.
-func (s *GridsService) gridPath(gridID string) (string, error) {
+// gridSegment returns a grid's ID escaped for a path, or why there is
+// no path for it. Callers join the whole path at once, which allocates
+// once.
+func (s *GridsService) gridSegment(gridID string) (string, error) {
 	if err := s.client.needWorkspace(); err != nil {
 		return "", err
 	}
-	id, err := segment("gridID", gridID)
-	if err != nil {
-		return "", err
-	}
-	return "grids/" + id, nil
+	return segment("gridID", gridID)
 }
 
 // check refuses a request the API would refuse, or that would not do what

@@ -50,13 +50,18 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	if !headerSafe(c.workspaceID) {
 		return nil, &ArgumentError{Name: "workspace ID", Reason: "holds control characters"}
 	}
-	req.Header["Accept"] = []string{"application/json"}
-	req.Header["User-Agent"] = []string{c.core.userAgent}
+	// The values share one array, allocated once; each slice's capacity is
+	// its length, so that appending to one copies it rather than write
+	// over the next.
+	v := [...]string{"application/json", c.core.userAgent, "application/json", c.workspaceID}
+	vals := v[:]
+	req.Header["Accept"] = vals[0:1:1]
+	req.Header["User-Agent"] = vals[1:2:2]
 	if body != nil {
-		req.Header["Content-Type"] = []string{"application/json"}
+		req.Header["Content-Type"] = vals[2:3:3]
 	}
 	if c.workspaceID != "" {
-		req.Header[headerWorkspace] = []string{c.workspaceID}
+		req.Header[headerWorkspace] = vals[3:4:4]
 	}
 	return req, nil
 }

@@ -143,7 +143,7 @@ func (r *Run) failure() error {
 // /grids/{id}/runs/{runId}). It returns ErrNoWorkspace or an *ArgumentError
 // before any request when the client has no workspace or an ID is empty.
 func (s *RunsService) Get(ctx context.Context, gridID, runID string) (*Run, *Response, error) {
-	grid, err := s.client.Grids.gridPath(gridID)
+	grid, err := s.client.Grids.gridSegment(gridID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,7 +151,7 @@ func (s *RunsService) Get(ctx context.Context, gridID, runID string) (*Run, *Res
 	if err != nil {
 		return nil, nil, err
 	}
-	return send[Run](ctx, s.client, http.MethodGet, grid+"/runs/"+run, nil)
+	return send[Run](ctx, s.client, http.MethodGet, "grids/"+grid+"/runs/"+run, nil)
 }
 
 // PollOptions sets how Runs.PollUntilDone waits. The zero value and nil use
@@ -214,7 +214,7 @@ const minPollWait = time.Millisecond
 // seen. A Retry-After on a poll answer sets the next wait. When ctx ends it
 // returns at once with the context's error.
 func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, opts *PollOptions) (*Run, error) {
-	if _, err := s.client.Grids.gridPath(gridID); err != nil {
+	if _, err := s.client.Grids.gridSegment(gridID); err != nil {
 		return nil, err
 	}
 	if _, err := segment("runID", runID); err != nil {
