@@ -65,7 +65,8 @@ func (E) Promoted() {}
 func (*T) M(n int, s ...string) (bool, error) { return false, nil }
 func (T) v() {}
 type I interface{ Do(x int) error; hidden() }
-type F func(T) error
+type F func(t T) error
+var G func(n int, f func(s string)) bool
 type Alias = T
 func New[K comparable](k K) *T { return nil }
 func unexported() {}
@@ -91,6 +92,7 @@ func unexported() {}
 		"pkg example.com/p, type T struct",
 		"pkg example.com/p, type T struct, A int",
 		"pkg example.com/p, type T struct, embedded *E",
+		"pkg example.com/p, var G func(int, func(string)) bool",
 		"pkg example.com/p, var V []int",
 	}
 	slices.Sort(want)

@@ -207,7 +207,7 @@ func describe(pkg *types.Package) []string {
 		}
 		return p.Name()
 	}
-	typ := func(t types.Type) string { return types.TypeString(t, qual) }
+	typ := func(t types.Type) string { return typeString(t, qual) }
 
 	var lines []string
 	add := func(format string, args ...any) {
@@ -237,7 +237,7 @@ func describe(pkg *types.Package) []string {
 // describeType lists a type, its fields or interface methods, and its
 // method sets.
 func describeType(name string, obj *types.TypeName, qual types.Qualifier, add func(string, ...any)) {
-	typ := func(t types.Type) string { return types.TypeString(t, qual) }
+	typ := func(t types.Type) string { return typeString(t, qual) }
 	t := obj.Type()
 	if obj.IsAlias() {
 		add("type %s = %s", name, typ(types.Unalias(t)))
@@ -294,6 +294,15 @@ func describeType(name string, obj *types.TypeName, qual types.Qualifier, add fu
 	}
 }
 
+// typeString writes a type; a function type is written without its
+// parameters' names.
+func typeString(t types.Type, qual types.Qualifier) string {
+	if sig, ok := t.(*types.Signature); ok {
+		return "func" + signature(sig, qual)
+	}
+	return types.TypeString(t, qual)
+}
+
 // signature writes a function's parameters and results by type only, so
 // that renaming a parameter is not an API change.
 func signature(sig *types.Signature, qual types.Qualifier) string {
@@ -302,10 +311,10 @@ func signature(sig *types.Signature, qual types.Qualifier) string {
 		for i := range t.Len() {
 			v := t.At(i).Type()
 			if variadic && i == t.Len()-1 {
-				s = append(s, "..."+types.TypeString(v.(*types.Slice).Elem(), qual))
+				s = append(s, "..."+typeString(v.(*types.Slice).Elem(), qual))
 				continue
 			}
-			s = append(s, types.TypeString(v, qual))
+			s = append(s, typeString(v, qual))
 		}
 		return s
 	}
