@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -295,4 +297,128 @@ func TestRunBatchUsesTheGridGiven(t *testing.T) {
 	_, err = c.Grids.RunBatch(context.Background(), "grid_002", leads(2), &bitscale.BatchOptions{Grid: grid})
 	var argErr *bitscale.ArgumentError
 	require.ErrorAs(t, err, &argErr)
+}
+
+const twoColumnGrid = `{"id":"grid_001","name":"g","columns":[{"id":"c1","name":"Name","type":"text","is_input":true,"required":true},{"id":"o1","name":"Email","type":"ai_enrichment","is_output":true}]}`
+
+// An async row accepted, then not seen to end, keeps its run, so that the
+// caller can find it.
+func TestRunBatchAsyncKeepsTheRunID(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001"):
+			w.Write([]byte(twoColumnGrid))
+		case r.Method == http.MethodPost:
+			w.WriteHeader(202)
+			w.Write([]byte(`{"mode":"async","run_id":"run_42","status":"queued"}`))
+		default:
+			cancel() // shutdown while polling
+			w.Write([]byte(`{"run_id":"run_42","status":"running"}`))
+		}
+	})
+	c, _ := newTestClient(t, h)
+	rep, err := c.Grids.RunBatch(ctx, "grid_001", []map[string]any{{"Name": "Jane"}}, &bitscale.BatchOptions{Async: true})
+	res := rep.Results[0]
+	t.Logf("batch err=%v row: outcome=%s run=%v err=%v", err, res.Outcome, res.Run, res.Err)
+	if res.Outcome == bitscale.OutcomeUnknown && res.Run == nil {
+		t.Errorf("accepted run's ID lost from an OutcomeUnknown row")
+	}
+}
+
+// A run that ran and failed is failed, even when its error carries a code
+// that stops the batch: refused would tell the caller it did not run.
+func TestRunBatchRunThatRanAndFailedIsFailed(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		w.Write([]byte(`{"mode":"sync","status":"failed","error":{"code":"INSUFFICIENT_CREDITS","message":"ran out mid-run"},"credits":{"consumed":7,"remaining":0}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rep, err := c.Grids.RunBatch(context.Background(), "grid_001", []map[string]any{{"Name": "a"}}, nil)
+	res := rep.Results[0]
+	t.Logf("batch err=%v; row outcome=%s credits=%d err=%v", err, res.Outcome, res.Credits, res.Err)
+	if res.Outcome == bitscale.OutcomeRefused && res.Credits > 0 {
+		t.Errorf("a row that ran and consumed credits is reported as refused (not run, safe to resend)")
+	}
+	_ = strings.TrimSpace
+}
+
+// With Ordered, rows that ran (and were paid for) wait behind a slow row
+// until it ends; a crash then loses them, and a resume pays for them again.
+// So rows may start only a bounded distance ahead of the slow one.
+func TestRunBatchOrderedBoundsResultsHeld(t *testing.T) {
+	var ran atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001") {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		var body struct{ Inputs map[string]any }
+		json.NewDecoder(r.Body).Decode(&body)
+		if body.Inputs["c1"] == "row0" {
+			time.Sleep(1500 * time.Millisecond) // one slow sync run
+		}
+		ran.Add(1)
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{},"credits":{"consumed":1}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rows := make([]map[string]any, 200)
+	for i := range rows {
+		rows[i] = map[string]any{"Name": "rowN"}
+	}
+	rows[0]["Name"] = "row0"
+	var delivered, ranAt1s atomic.Int32
+	sample := time.AfterFunc(time.Second, func() { ranAt1s.Store(ran.Load()) }) // while row 0 is slow
+	defer sample.Stop()
+	_, err := c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{
+		Ordered: true, Concurrency: 4,
+		OnResult: func(bitscale.BatchResult) { delivered.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ranAt1s.Load(); n > 2*4 {
+		t.Errorf("%d rows ran ahead of the slow one, want at most twice the concurrency", n)
+	}
+	if delivered.Load() != 200 {
+		t.Errorf("%d results delivered, want 200", delivered.Load())
+	}
+}
+
+// A panicking OnResult, recovered by the caller (as net/http's server
+// does), must leave no row goroutine blocked behind it.
+func TestRunBatchCallbackPanicLeavesNoGoroutine(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001") {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rows := make([]map[string]any, 8)
+	for i := range rows {
+		rows[i] = map[string]any{"Name": "x"}
+	}
+	before := runtime.NumGoroutine()
+	func() {
+		defer func() { recover() }()
+		c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{
+			OnResult: func(bitscale.BatchResult) { panic("callback bug") },
+		})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	c.CloseIdleConnections()
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines leaked after a callback panic", after-before)
+	}
 }

@@ -2,7 +2,9 @@ package bitscale_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -93,4 +95,20 @@ func TestCutOffErrorBodyGivesTheAPIErrorOfWhatArrived(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 404, apiErr.StatusCode)
 	assert.Equal(t, "<html>no such page", apiErr.Message)
+}
+
+// WithMaxResponseSize(math.MaxInt64), "no limit", must not overflow into
+// reading nothing.
+func TestMaxResponseSizeAtMaxInt64(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{"x":1}}`))
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+	})
+	c, _ := newTestClient(t, h, bitscale.WithMaxResponseSize(math.MaxInt64))
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	t.Logf("err=%v unknown=%v", err, errors.Is(err, bitscale.ErrOutcomeUnknown))
+	if err != nil {
+		t.Errorf("a completed run is reported as an error with an unlimited response size")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -641,4 +643,37 @@ func TestStringHidesAPasswordInTheBaseURL(t *testing.T) {
 	assert.NotContains(t, s, testKey)
 	assert.Equal(t, `bitscale.Client{base: https://user:xxxxx@api.example.com/api/v1/, workspace: "ws_abc123"}`, s)
 	assert.NotContains(t, fmt.Sprintf("%v %+v %s", c, c, c), "s3cret-pw")
+}
+
+// A HEAD answer has the GET's Content-Length and no body.
+func TestDoHead(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "42")
+		w.WriteHeader(200)
+	})
+	c, _ := newTestClient(t, h)
+	req, _ := c.NewRequest(context.Background(), http.MethodHead, "user/me", nil)
+	_, err := c.Do(req, nil)
+	t.Logf("err=%v", err)
+	if err != nil {
+		t.Errorf("HEAD 200 fails")
+	}
+}
+
+// A workspace ID with a control character is refused before any request,
+// not retried for nothing or reported as a run that may have happened.
+func TestControlCharactersInWorkspaceAreRefused(t *testing.T) {
+	var hits atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	c, _ := newTestClient(t, h)
+	cw := c.ForWorkspace("ws_a\x01b")
+	start := time.Now()
+	_, _, gerr := cw.Grids.Get(context.Background(), "grid_001")
+	took := time.Since(start)
+	_, _, rerr := cw.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	var argErr *bitscale.ArgumentError
+	t.Logf("Get: %v (took %s)\nRun: %v unknown=%v; server hits=%d", gerr, took.Round(time.Millisecond), rerr, errors.Is(rerr, bitscale.ErrOutcomeUnknown), hits.Load())
+	if errors.Is(rerr, bitscale.ErrOutcomeUnknown) || !errors.As(gerr, &argErr) {
+		t.Errorf("bad workspace ID not refused before sending; run reported outcome-unknown")
+	}
 }

@@ -3,6 +3,7 @@ package bitscale_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -90,4 +91,26 @@ func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Zero(t, plainHits.Load())
+}
+
+// A run POST redirected to a host that refuses connections: the failed
+// dial of the redirect must not pass for the run's own.
+func TestRunPostRedirectToADeadHostIsNotReplayed(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + l.Addr().String() + "/result"
+	l.Close()
+	var posts atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		http.Redirect(w, r, dead, http.StatusFound)
+	})
+	c, _ := newTestClient(t, h)
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	t.Logf("err=%v outcomeUnknown=%v posts=%d", err, errors.Is(err, bitscale.ErrOutcomeUnknown), posts.Load())
+	if posts.Load() != 1 {
+		t.Errorf("grid run POST sent %d times; want 1", posts.Load())
+	}
+	if !errors.Is(err, bitscale.ErrOutcomeUnknown) {
+		t.Errorf("want ErrOutcomeUnknown")
+	}
 }
