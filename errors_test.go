@@ -172,13 +172,12 @@ func TestDetailsThatAreNotAnObjectAreKept(t *testing.T) {
 	}
 }
 
-// CheckResponse takes a response with no body.
+// CheckResponse takes a response with no body, and still gives the
+// APIError of its status.
 func TestCheckResponseNilBody(t *testing.T) {
-	defer func() {
-		if p := recover(); p != nil {
-			t.Errorf("CheckResponse panicked: %v", p)
-		}
-	}()
 	err := bitscale.CheckResponse(&http.Response{StatusCode: 502, ContentLength: -1, Header: http.Header{}})
-	t.Logf("err=%v", err)
+	var apiErr *bitscale.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 502, apiErr.StatusCode)
+	assert.ErrorIs(t, err, bitscale.ErrServer)
 }
