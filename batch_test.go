@@ -48,6 +48,7 @@ func sentRows(t *testing.T, srv *fakeserver.Server) []int {
 }
 
 func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spans several rate-limit windows")
 	}
@@ -94,6 +95,7 @@ func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
 // fake never received. A sync latency makes rows overlap more, so that
 // the failed-mid-run case is exercised too.
 func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
+	t.Parallel()
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		t.Run(fmt.Sprint("latency ", latency), func(t *testing.T) {
 			t.Parallel()
@@ -148,6 +150,7 @@ func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
 }
 
 func TestRunBatchRefusesToStartBelowMinCredits(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 500))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{MinCredits: 1200})
@@ -158,6 +161,7 @@ func TestRunBatchRefusesToStartBelowMinCredits(t *testing.T) {
 }
 
 func TestRunBatchBadRowsFailWithoutARequest(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	rows := leads(5)
 	rows[1] = map[string]any{"Company": "Acme Corp"}                   // required Full Name missing
@@ -175,6 +179,7 @@ func TestRunBatchBadRowsFailWithoutARequest(t *testing.T) {
 }
 
 func TestRunBatchAsyncPolls(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(5*time.Millisecond, 20*time.Millisecond))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(6), &bitscale.BatchOptions{
 		Async: true,
@@ -191,6 +196,7 @@ func TestRunBatchAsyncPolls(t *testing.T) {
 }
 
 func TestRunBatchAsyncWithWebhookDoesNotPoll(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(3), &bitscale.BatchOptions{
 		Async:      true,
@@ -207,6 +213,7 @@ func TestRunBatchAsyncWithWebhookDoesNotPoll(t *testing.T) {
 }
 
 func TestRunBatchRowWithUnknownOutcomeIsNotResent(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	// The fake runs the row, then the connection breaks before its answer.
 	srv.InjectFault(fakeserver.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: fakeserver.FaultReset, AfterHandling: true})
@@ -221,6 +228,7 @@ func TestRunBatchRowWithUnknownOutcomeIsNotResent(t *testing.T) {
 }
 
 func TestRunBatchStopFinishesRunningRows(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(20*time.Millisecond))
 	stop := make(chan struct{})
 	var n atomic.Int32
@@ -242,6 +250,7 @@ func TestRunBatchStopFinishesRunningRows(t *testing.T) {
 }
 
 func TestRunBatchContextCancel(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(50*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(120*time.Millisecond, cancel)
@@ -262,6 +271,7 @@ func TestRunBatchContextCancel(t *testing.T) {
 }
 
 func TestRunBatchStartErrors(t *testing.T) {
+	t.Parallel()
 	_, c := fakeAndClient(t)
 	_, err := c.Grids.RunBatch(context.Background(), "grid_nope", leads(2), nil)
 	require.ErrorIs(t, err, bitscale.ErrGridNotFound)
@@ -274,6 +284,7 @@ func TestRunBatchStartErrors(t *testing.T) {
 }
 
 func TestRunBatchRefusedOnTheLastRowIsAnError(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*3))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(4), &bitscale.BatchOptions{Concurrency: 1})
@@ -285,6 +296,7 @@ func TestRunBatchRefusedOnTheLastRowIsAnError(t *testing.T) {
 }
 
 func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	// Later rows finish first: row i is slowed by (20-i) ms.
 	srv.SetEnricher(func(ctx context.Context, req fakeserver.EnrichRequest) (map[string]any, error) {
@@ -310,6 +322,7 @@ func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
 }
 
 func TestRunBatchUsesTheGridGiven(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	grid, _, err := c.Grids.Get(context.Background(), "grid_001")
 	require.NoError(t, err)
@@ -330,6 +343,7 @@ const twoColumnGrid = `{"id":"grid_001","name":"g","columns":[{"id":"c1","name":
 // An async row accepted, then not seen to end, keeps its run, so that the
 // caller can find it.
 func TestRunBatchAsyncKeepsTheRunID(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -361,6 +375,7 @@ func TestRunBatchAsyncKeepsTheRunID(t *testing.T) {
 // A run that ran and failed is failed, even when its error carries a code
 // that stops the batch: refused would tell the caller it did not run.
 func TestRunBatchRunThatRanAndFailedIsFailed(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodGet {
@@ -387,6 +402,7 @@ func TestRunBatchRunThatRanAndFailedIsFailed(t *testing.T) {
 // more. Row 0 answers once they have all ended; a row that could start
 // only after row 0 was reported arrives after row 0 answered.
 func TestRunBatchOrderedBoundsResultsHeld(t *testing.T) {
+	t.Parallel()
 	const concurrency = 4
 	const ahead = 2*concurrency - 1
 	var aheadOfSlow atomic.Int32

@@ -20,6 +20,7 @@ import (
 // body is read: the server here sends none, and a client that waited for
 // them would wait until the server gave up.
 func TestDeclaredLengthOverTheLimitIsRefusedUnread(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var gaveUp atomic.Bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +50,7 @@ func TestDeclaredLengthOverTheLimitIsRefusedUnread(t *testing.T) {
 // A body of exactly the limit is read, with or without a Content-Length;
 // one byte more is refused.
 func TestBodyOfExactlyTheLimitIsRead(t *testing.T) {
+	t.Parallel()
 	body := `{"id":"usr_abc123","name":"` + strings.Repeat("x", 100) + `"}`
 	limit := int64(len(body))
 	for _, chunked := range []bool{false, true} {
@@ -78,6 +80,7 @@ func TestBodyOfExactlyTheLimitIsRead(t *testing.T) {
 // An error body cut off before its declared end still gives an *APIError
 // with what arrived.
 func TestCutOffErrorBodyGivesTheAPIErrorOfWhatArrived(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "500")
 		w.WriteHeader(404)
@@ -100,6 +103,7 @@ func TestCutOffErrorBodyGivesTheAPIErrorOfWhatArrived(t *testing.T) {
 // WithMaxResponseSize(math.MaxInt64), "no limit", must not overflow into
 // reading nothing.
 func TestMaxResponseSizeAtMaxInt64(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{"x":1}}`))

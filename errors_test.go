@@ -17,6 +17,7 @@ import (
 )
 
 func TestEveryDocumentedCodeMapsToItsSentinel(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		status int
 		code   string
@@ -69,6 +70,7 @@ func TestEveryDocumentedCodeMapsToItsSentinel(t *testing.T) {
 }
 
 func TestBodiesThatAreNotTheEnvelopeStillGiveAPIError(t *testing.T) {
+	t.Parallel()
 	html := "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>" + strings.Repeat("nginx ", 100) + "</body></html>"
 	cases := []struct {
 		name    string
@@ -106,6 +108,7 @@ func TestBodiesThatAreNotTheEnvelopeStillGiveAPIError(t *testing.T) {
 }
 
 func TestErrorBodyIsReadWithABound(t *testing.T) {
+	t.Parallel()
 	// A huge error page: the client reads a bounded part and moves on.
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(404)
@@ -122,6 +125,7 @@ func TestErrorBodyIsReadWithABound(t *testing.T) {
 }
 
 func TestRetryAfterIsReported(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "120")
 		serveJSON(503, []byte(`{"error":{"code":"UNAVAILABLE","message":"maintenance"}}`))(w, r)
@@ -134,6 +138,7 @@ func TestRetryAfterIsReported(t *testing.T) {
 }
 
 func TestCheckResponseExcerptsAnOversizedErrorBody(t *testing.T) {
+	t.Parallel()
 	page := "<html><body>502 Bad Gateway</body></html>" + strings.Repeat(" ", 70<<10)
 	resp := &http.Response{StatusCode: 502, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader([]byte(page))), ContentLength: int64(len(page))}
 	err := bitscale.CheckResponse(resp)
@@ -144,6 +149,7 @@ func TestCheckResponseExcerptsAnOversizedErrorBody(t *testing.T) {
 
 // Retry-After in delay seconds of one and two digits.
 func TestRetryAfterSecondsAreParsed(t *testing.T) {
+	t.Parallel()
 	for v, want := range map[string]time.Duration{"9": 9 * time.Second, "90": 90 * time.Second} {
 		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", v)
@@ -159,6 +165,7 @@ func TestRetryAfterSecondsAreParsed(t *testing.T) {
 
 // Details that are not a JSON object are kept under "details".
 func TestDetailsThatAreNotAnObjectAreKept(t *testing.T) {
+	t.Parallel()
 	for details, want := range map[string]any{
 		`"quota of 10 reached"`: "quota of 10 reached",
 		`[1,"two"]`:             []any{1.0, "two"},
@@ -175,6 +182,7 @@ func TestDetailsThatAreNotAnObjectAreKept(t *testing.T) {
 // CheckResponse takes a response with no body, and still gives the
 // APIError of its status.
 func TestCheckResponseNilBody(t *testing.T) {
+	t.Parallel()
 	err := bitscale.CheckResponse(&http.Response{StatusCode: 502, ContentLength: -1, Header: http.Header{}})
 	var apiErr *bitscale.APIError
 	require.ErrorAs(t, err, &apiErr)

@@ -17,6 +17,7 @@ import (
 // A run POST answered 303 may have run: following the redirect and judging
 // the run by the redirect's answer (a 429 here) would send it again.
 func TestRunPostIsNotFollowedThroughARedirect(t *testing.T) {
+	t.Parallel()
 	var posts, gets atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -46,6 +47,7 @@ func TestRunPostIsNotFollowedThroughARedirect(t *testing.T) {
 // A 307 to another host would send the run's inputs there and take that
 // host's answer for the run.
 func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
+	t.Parallel()
 	var otherPosts atomic.Int32
 	var gotKey atomic.Value
 	other := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +71,7 @@ func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
 // A redirect from https to plain http is refused, and the error says so
 // and where it led, without the key should the server have put it there.
 func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
+	t.Parallel()
 	var plainHits atomic.Int32
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		plainHits.Add(1)
@@ -96,6 +99,7 @@ func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
 // A run POST redirected to a host that refuses connections: the failed
 // dial of the redirect must not pass for the run's own.
 func TestRunPostRedirectToADeadHostIsNotReplayed(t *testing.T) {
+	t.Parallel()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String() + "/result"
 	l.Close()

@@ -32,6 +32,7 @@ func countingServer(t *testing.T, statuses ...int) (http.Handler, *atomic.Int32)
 }
 
 func TestGetRetriesTransientStatuses(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{429, 500, 502, 503, 504} {
 		h, n := countingServer(t, status, status, 200)
 		c, _ := newTestClient(t, h)
@@ -42,6 +43,7 @@ func TestGetRetriesTransientStatuses(t *testing.T) {
 }
 
 func TestGetDoesNotRetryOtherStatuses(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{400, 401, 403, 404, 409, 422, 501, 505} {
 		h, n := countingServer(t, status, 200)
 		c, _ := newTestClient(t, h)
@@ -52,6 +54,7 @@ func TestGetDoesNotRetryOtherStatuses(t *testing.T) {
 }
 
 func TestLastRealErrorAfterRetriesRunOut(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 503)
 	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(2))
 	_, resp, err := c.Users.Me(context.Background())
@@ -65,6 +68,7 @@ func TestLastRealErrorAfterRetriesRunOut(t *testing.T) {
 }
 
 func TestRunPostIsRetriedOnlyWhereItSurelyDidNotRun(t *testing.T) {
+	t.Parallel()
 	req := &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}}
 
 	h, n := countingServer(t, 429, 200)
@@ -95,6 +99,7 @@ func TestRunPostIsRetriedOnlyWhereItSurelyDidNotRun(t *testing.T) {
 }
 
 func TestQuota429IsNotRetried(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -109,6 +114,7 @@ func TestQuota429IsNotRetried(t *testing.T) {
 }
 
 func TestRetryAfterLongerThanMaxWaitReturnsAtOnce(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 429, 200)
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "3600")
@@ -125,6 +131,7 @@ func TestRetryAfterLongerThanMaxWaitReturnsAtOnce(t *testing.T) {
 }
 
 func TestCustomRetryPolicy(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 500, 200)
 	var calls []bool
 	never := func(ctx context.Context, replayable bool, resp *http.Response, err error) bool {
@@ -149,6 +156,7 @@ func TestCustomRetryPolicy(t *testing.T) {
 }
 
 func TestMaxRetriesZeroSendsOnce(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 503, 200)
 	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(0))
 	_, _, err := c.Users.Me(context.Background())
@@ -157,6 +165,7 @@ func TestMaxRetriesZeroSendsOnce(t *testing.T) {
 }
 
 func TestRetriedPostSendsItsWholeBodyEachTime(t *testing.T) {
+	t.Parallel()
 	var bodies []string
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -188,6 +197,7 @@ func TestRetriedPostSendsItsWholeBodyEachTime(t *testing.T) {
 // A 300 answer to a run, like any redirect, may follow a run that
 // happened: it is not followed, and the outcome is unknown.
 func TestRun300IsAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
 	var posts atomic.Int32
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
@@ -207,6 +217,7 @@ func TestRun300IsAnUnknownOutcome(t *testing.T) {
 // A dial that never completes within the attempt timeout sent nothing: the
 // run is retried, and its error is not ErrOutcomeUnknown.
 func TestRunNeverConnectedWithinAttemptTimeoutIsRetried(t *testing.T) {
+	t.Parallel()
 	var dials atomic.Int32
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
@@ -229,6 +240,7 @@ func TestRunNeverConnectedWithinAttemptTimeoutIsRetried(t *testing.T) {
 // A context that ends while the connection is being dialled sent nothing
 // either.
 func TestRunCancelledWhileDiallingIsNotOutcomeUnknown(t *testing.T) {
+	t.Parallel()
 	tr := &http.Transport{DialContext: blackhole(t)}
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL("http://127.0.0.1:1/api/v1/"),
 		bitscale.WithWorkspaceID(testWorkspace), bitscale.WithHTTPClient(&http.Client{Transport: tr}))

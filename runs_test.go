@@ -50,6 +50,7 @@ func script(t *testing.T, answers ...string) (http.Handler, *atomic.Int32) {
 }
 
 func TestPollUntilDoneWaitsThroughStages(t *testing.T) {
+	t.Parallel()
 	h, n := script(t, "queued", "queued", "running", "mystery-new-state", "running", "completed")
 	c, _ := newTestClient(t, h)
 	var seen []bitscale.RunStatus
@@ -66,6 +67,7 @@ func TestPollUntilDoneWaitsThroughStages(t *testing.T) {
 }
 
 func TestPollUntilDoneFailedRun(t *testing.T) {
+	t.Parallel()
 	h, _ := script(t, "running", "failed")
 	c, _ := newTestClient(t, h)
 	run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
@@ -79,6 +81,7 @@ func TestPollUntilDoneFailedRun(t *testing.T) {
 }
 
 func TestPollUntilDoneWaitsThroughTransientErrors(t *testing.T) {
+	t.Parallel()
 	h, n := script(t, "queued", "503", "503", "503", "503", "503", "429", "running", "completed")
 	// One attempt per poll, so that each error reaches the poller.
 	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(0))
@@ -89,6 +92,7 @@ func TestPollUntilDoneWaitsThroughTransientErrors(t *testing.T) {
 }
 
 func TestPollUntilDoneStopsOnPermanentErrors(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{401, 404, 403, 400} {
 		h, n := script(t, "queued", fmt.Sprint(code), "completed")
 		c, _ := newTestClient(t, h)
@@ -103,6 +107,7 @@ func TestPollUntilDoneStopsOnPermanentErrors(t *testing.T) {
 }
 
 func TestPollUntilDoneEndsAtOnceWithItsContext(t *testing.T) {
+	t.Parallel()
 	h, _ := script(t, "running")
 	c, _ := newTestClient(t, h)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -124,6 +129,7 @@ func TestPollUntilDoneEndsAtOnceWithItsContext(t *testing.T) {
 }
 
 func TestPollUntilDoneHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	var times []time.Time
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,6 +148,7 @@ func TestPollUntilDoneHonoursRetryAfter(t *testing.T) {
 }
 
 func TestRunAndWait(t *testing.T) {
+	t.Parallel()
 	var polls atomic.Int32
 	var body map[string]any
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,12 +178,14 @@ func TestRunAndWait(t *testing.T) {
 }
 
 func TestRunAndWaitReturnsRunAsyncError(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(403, []byte(`{"error":{"code":"INSUFFICIENT_CREDITS","message":"no credits"}}`)))
 	_, err := c.Grids.RunAndWait(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": 1}}, nil)
 	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
 }
 
 func TestRunErrorDecodesStringOrObject(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]bitscale.RunError{
 		`"boom"`: {Message: "boom"},
 		`{"code":"AGENT_TIMEOUT","message":"slow"}`: {Code: "AGENT_TIMEOUT", Message: "slow"},
@@ -203,6 +212,7 @@ func TestRunErrorDecodesStringOrObject(t *testing.T) {
 
 // An untrusted certificate is not transient: polling ends with it.
 func TestPollUntilDoneStopsOnCertificateErrors(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
@@ -225,6 +235,7 @@ func TestPollUntilDoneStopsOnCertificateErrors(t *testing.T) {
 // A tiny interval, which jitter can round to zero, must not block the
 // poller until its context ends.
 func TestPollUntilDoneTinyIntervalDoesNotSpin(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -253,6 +264,7 @@ func TestPollUntilDoneTinyIntervalDoesNotSpin(t *testing.T) {
 // With WithRetryWait(0, 0), a Retry-After on a poll answer caps to zero;
 // the poller must still go on.
 func TestPollUntilDoneZeroMaxWaitDoesNotSpin(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -277,6 +289,7 @@ func TestPollUntilDoneZeroMaxWaitDoesNotSpin(t *testing.T) {
 // When the context ends before the first poll answers, RunAndWait returns
 // the accepted run, so its ID is not lost, and ErrOutcomeUnknown.
 func TestRunAndWaitKeepsTheAcceptedRun(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
