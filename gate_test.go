@@ -60,42 +60,62 @@ func TestGateKeepsBusyClientUnderTheLimit(t *testing.T) {
 }
 
 // After a reset, one slow sync run out as a probe must not hold every other
-// request back.
+// request back: the gate lets a tenth of the limit probe, so a GET sent
+// while the run is still computing goes out at once. The run is held until
+// the GET has returned; a gate that held the GET behind it would never
+// answer, which the test reports after a generous bound instead of hanging.
 func TestGateSlowProbeDoesNotHoldEveryone(t *testing.T) {
+	t.Parallel()
 	var first atomic.Bool
 	first.Store(true)
+	runArrived, releaseRun := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-RateLimit-Limit", "100")
 		if first.CompareAndSwap(true, false) {
 			w.Header().Set("X-RateLimit-Remaining", "0")
-			w.Header().Set("X-RateLimit-Reset", strconv.FormatFloat(float64(time.Now().Add(50*time.Millisecond).UnixMilli())/1000, 'f', 3, 64))
+			// Within the client's 20ms maximum wait, so the next request
+			// waits for the reset rather than failing at once.
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatFloat(float64(time.Now().Add(10*time.Millisecond).UnixMilli())/1000, 'f', 3, 64))
 		} else {
 			w.Header().Set("X-RateLimit-Remaining", "98")
 			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10))
 		}
 		if r.Method == http.MethodPost {
-			time.Sleep(2 * time.Second) // a sync run computing
+			close(runArrived)
+			<-releaseRun // a sync run computing
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"id":"usr_1","status":"completed","outputs":{}}`))
 	})
 	c, _ := newTestClient(t, h)
-	c.Users.Me(context.Background())
-	time.Sleep(80 * time.Millisecond)
-	done := make(chan struct{})
+	_, _, err := c.Users.Me(context.Background()) // spends the window until its reset
+	require.NoError(t, err)
+
+	runDone := make(chan error, 1)
 	go func() {
-		defer close(done)
-		c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+		_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+		runDone <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, _, err := c.Users.Me(ctx)
-	t.Logf("GET while a slow run is the probe: %v", err)
-	<-done
-	if err != nil {
-		t.Errorf("GET held behind a 2s sync run probe")
+	select {
+	case <-runArrived: // waited for the reset, and went out first: the probe
+	case err := <-runDone:
+		t.Fatalf("the run ended before reaching the server: %v", err)
 	}
+
+	meDone := make(chan error, 1)
+	go func() {
+		_, _, err := c.Users.Me(context.Background())
+		meDone <- err
+	}()
+	select {
+	case err := <-meDone:
+		assert.NoError(t, err, "GET while a slow run is the probe")
+	case <-time.After(30 * time.Second):
+		t.Error("GET held behind a sync run out as the probe")
+		defer func() { <-meDone }() // it ends once the run does
+	}
+	close(releaseRun)
+	assert.NoError(t, <-runDone)
 }
 
 // A response with X-RateLimit-Reset but no parsable X-RateLimit-Remaining
