@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/bitscale/bitscale-go/internal/fakeserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // leads returns n rows for grid_001, each naming its index.
@@ -46,6 +48,7 @@ func sentRows(t *testing.T, srv *fakeserver.Server) []int {
 }
 
 func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spans several rate-limit windows")
 	}
@@ -81,45 +84,73 @@ func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
 	assert.Len(t, srv.Runs(), 1000, "each row ran once")
 }
 
+// TestRunBatchStopsWhenCreditsRunOut runs 100 rows on 30 runs' worth of
+// credits. The fake, like BitScale, checks credits when it accepts a run
+// and charges them when the run completes, so rows running together when
+// the balance runs out may be accepted and then fail for credits: how many
+// rows end refused, and how many fail, depends on scheduling. What is
+// guaranteed is asserted: 30 rows complete and are charged, every other
+// row sent ends refused or failed for credits (at most one per concurrent
+// slot), and the rest are reported as never sent, exactly the rows the
+// fake never received. A sync latency makes rows overlap more, so that
+// the failed-mid-run case is exercised too.
 func TestRunBatchStopsWhenCreditsRunOut(t *testing.T) {
-	srv, c := fakeAndClient(t)
-	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*30)) // 30 runs' worth
-	var results []bitscale.BatchResult
-	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{
-		Concurrency: 4,
-		OnResult:    func(r bitscale.BatchResult) { results = append(results, r) },
-	})
-	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
-	assert.Equal(t, report.Stopped, err)
-	assert.Equal(t, 30, report.Completed)
-	assert.Equal(t, 360, report.Credits)
+	t.Parallel()
+	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(fmt.Sprint("latency ", latency), func(t *testing.T) {
+			t.Parallel()
+			const concurrency, cost, affordable = 4, fakeserver.DefaultRunCost, 30
+			srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(latency))
+			require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, cost*affordable))
+			var results []bitscale.BatchResult
+			report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{
+				Concurrency: concurrency,
+				OnResult:    func(r bitscale.BatchResult) { results = append(results, r) },
+			})
+			require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+			assert.Equal(t, report.Stopped, err)
+			assert.Equal(t, affordable, report.Completed, "every run the credits paid for completed")
+			assert.Equal(t, cost*affordable, report.Credits)
+			ws, _ := srv.Workspace(fakeserver.SeedWorkspaceID)
+			assert.Equal(t, 0, ws.Credits.Remaining, "the batch spent the balance, and no more")
 
-	sent := sentRows(t, srv)
-	var attempted, notAttempted []int
-	for _, res := range report.Results {
-		switch res.Outcome {
-		case bitscale.OutcomeSkipped:
-			notAttempted = append(notAttempted, res.Index)
-			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits)
-		case bitscale.OutcomeCompleted:
-			attempted = append(attempted, res.Index)
-		case bitscale.OutcomeRefused:
-			attempted = append(attempted, res.Index)
-			assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
-		default:
-			t.Errorf("row %d: outcome %s", res.Index, res.Outcome)
-		}
+			var attempted, notAttempted []int
+			for _, res := range report.Results {
+				switch res.Outcome {
+				case bitscale.OutcomeSkipped:
+					notAttempted = append(notAttempted, res.Index)
+					assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
+				case bitscale.OutcomeCompleted:
+					attempted = append(attempted, res.Index)
+				case bitscale.OutcomeRefused: // refused when sent: no run
+					attempted = append(attempted, res.Index)
+					assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
+					assert.NotErrorIs(t, res.Err, bitscale.ErrRunFailed, res.Index)
+				case bitscale.OutcomeFailed: // accepted, then short of credits at its end
+					attempted = append(attempted, res.Index)
+					assert.ErrorIs(t, res.Err, bitscale.ErrRunFailed, res.Index)
+					assert.ErrorIs(t, res.Err, bitscale.ErrInsufficientCredits, res.Index)
+				default:
+					t.Errorf("row %d: outcome %s", res.Index, res.Outcome)
+				}
+			}
+			sort.Ints(attempted)
+			assert.Equal(t, sentRows(t, srv), attempted, "attempted means sent, exactly")
+			assert.Equal(t, notAttempted, report.NotAttempted())
+			assert.Equal(t, 100, len(attempted)+len(notAttempted))
+			assert.Len(t, srv.Runs(), report.Completed+report.Failed, "a refused row ran nothing")
+			short := report.Refused + report.Failed
+			t.Logf("%d rows refused when sent, %d failed for credits after they were accepted", report.Refused, report.Failed)
+			assert.Equal(t, len(attempted)-affordable, short)
+			assert.GreaterOrEqual(t, short, 1, "the row that stopped the batch")
+			assert.LessOrEqual(t, short, concurrency, "at most the rows holding a slot when credits ran out")
+			assert.Len(t, results, 100, "OnResult hears of every row, skipped ones included")
+		})
 	}
-	sort.Ints(attempted)
-	assert.Equal(t, sent, attempted, "attempted means sent, exactly")
-	assert.Equal(t, notAttempted, report.NotAttempted())
-	assert.Equal(t, 100, len(attempted)+len(notAttempted))
-	assert.Equal(t, report.Refused, len(attempted)-30)
-	assert.LessOrEqual(t, len(attempted)-30, 4, "at most the rows already running when credits ran out")
-	assert.Len(t, results, 100, "OnResult hears of every row, skipped ones included")
 }
 
 func TestRunBatchRefusesToStartBelowMinCredits(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 500))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(100), &bitscale.BatchOptions{MinCredits: 1200})
@@ -130,6 +161,7 @@ func TestRunBatchRefusesToStartBelowMinCredits(t *testing.T) {
 }
 
 func TestRunBatchBadRowsFailWithoutARequest(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	rows := leads(5)
 	rows[1] = map[string]any{"Company": "Acme Corp"}                   // required Full Name missing
@@ -147,6 +179,7 @@ func TestRunBatchBadRowsFailWithoutARequest(t *testing.T) {
 }
 
 func TestRunBatchAsyncPolls(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(5*time.Millisecond, 20*time.Millisecond))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(6), &bitscale.BatchOptions{
 		Async: true,
@@ -163,6 +196,7 @@ func TestRunBatchAsyncPolls(t *testing.T) {
 }
 
 func TestRunBatchAsyncWithWebhookDoesNotPoll(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(3), &bitscale.BatchOptions{
 		Async:      true,
@@ -179,6 +213,7 @@ func TestRunBatchAsyncWithWebhookDoesNotPoll(t *testing.T) {
 }
 
 func TestRunBatchRowWithUnknownOutcomeIsNotResent(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	// The fake runs the row, then the connection breaks before its answer.
 	srv.InjectFault(fakeserver.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: fakeserver.FaultReset, AfterHandling: true})
@@ -193,6 +228,7 @@ func TestRunBatchRowWithUnknownOutcomeIsNotResent(t *testing.T) {
 }
 
 func TestRunBatchStopFinishesRunningRows(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(20*time.Millisecond))
 	stop := make(chan struct{})
 	var n atomic.Int32
@@ -214,6 +250,7 @@ func TestRunBatchStopFinishesRunningRows(t *testing.T) {
 }
 
 func TestRunBatchContextCancel(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(50*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(120*time.Millisecond, cancel)
@@ -234,6 +271,7 @@ func TestRunBatchContextCancel(t *testing.T) {
 }
 
 func TestRunBatchStartErrors(t *testing.T) {
+	t.Parallel()
 	_, c := fakeAndClient(t)
 	_, err := c.Grids.RunBatch(context.Background(), "grid_nope", leads(2), nil)
 	require.ErrorIs(t, err, bitscale.ErrGridNotFound)
@@ -246,6 +284,7 @@ func TestRunBatchStartErrors(t *testing.T) {
 }
 
 func TestRunBatchRefusedOnTheLastRowIsAnError(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*3))
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(4), &bitscale.BatchOptions{Concurrency: 1})
@@ -257,6 +296,7 @@ func TestRunBatchRefusedOnTheLastRowIsAnError(t *testing.T) {
 }
 
 func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	// Later rows finish first: row i is slowed by (20-i) ms.
 	srv.SetEnricher(func(ctx context.Context, req fakeserver.EnrichRequest) (map[string]any, error) {
@@ -282,6 +322,7 @@ func TestRunBatchOrderedDeliversInRowOrder(t *testing.T) {
 }
 
 func TestRunBatchUsesTheGridGiven(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	grid, _, err := c.Grids.Get(context.Background(), "grid_001")
 	require.NoError(t, err)
@@ -295,4 +336,149 @@ func TestRunBatchUsesTheGridGiven(t *testing.T) {
 	_, err = c.Grids.RunBatch(context.Background(), "grid_002", leads(2), &bitscale.BatchOptions{Grid: grid})
 	var argErr *bitscale.ArgumentError
 	require.ErrorAs(t, err, &argErr)
+}
+
+const twoColumnGrid = `{"id":"grid_001","name":"g","columns":[{"id":"c1","name":"Name","type":"text","is_input":true,"required":true},{"id":"o1","name":"Email","type":"ai_enrichment","is_output":true}]}`
+
+// An async row accepted, then not seen to end, keeps its run, so that the
+// caller can find it.
+func TestRunBatchAsyncKeepsTheRunID(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001"):
+			w.Write([]byte(twoColumnGrid))
+		case r.Method == http.MethodPost:
+			w.WriteHeader(202)
+			w.Write([]byte(`{"mode":"async","run_id":"run_42","status":"queued"}`))
+		default:
+			cancel() // shutdown while polling
+			w.Write([]byte(`{"run_id":"run_42","status":"running"}`))
+		}
+	})
+	c, _ := newTestClient(t, h)
+	rep, err := c.Grids.RunBatch(ctx, "grid_001", []map[string]any{{"Name": "Jane"}}, &bitscale.BatchOptions{Async: true})
+	require.Len(t, rep.Results, 1, "batch err=%v", err)
+	res := rep.Results[0]
+	assert.Equal(t, bitscale.OutcomeUnknown, res.Outcome, "accepted, not seen to end: it may still run")
+	require.NotNil(t, res.Run, "the accepted run")
+	assert.Equal(t, "run_42", res.Run.ID)
+	var outErr *bitscale.OutcomeError
+	require.ErrorAs(t, res.Err, &outErr)
+	assert.Equal(t, "run_42", outErr.RunID, "the error names the run to look up")
+	assert.ErrorIs(t, res.Err, context.Canceled)
+}
+
+// A run that ran and failed is failed, even when its error carries a code
+// that stops the batch: refused would tell the caller it did not run.
+func TestRunBatchRunThatRanAndFailedIsFailed(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		w.Write([]byte(`{"mode":"sync","status":"failed","error":{"code":"INSUFFICIENT_CREDITS","message":"ran out mid-run"},"credits":{"consumed":7,"remaining":0}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rep, err := c.Grids.RunBatch(context.Background(), "grid_001", []map[string]any{{"Name": "a"}}, nil)
+	require.Len(t, rep.Results, 1, "batch err=%v", err)
+	res := rep.Results[0]
+	assert.Equal(t, bitscale.OutcomeFailed, res.Outcome, "it ran: refused would say it is safe to resend")
+	assert.Equal(t, 7, res.Credits, "the credits it consumed")
+	assert.ErrorIs(t, res.Err, bitscale.ErrRunFailed)
+	assert.ErrorIs(t, err, bitscale.ErrInsufficientCredits, "the code still ends the batch")
+}
+
+// With Ordered, rows that ran (and were paid for) wait behind a slow row
+// until it ends; a crash then loses them, and a resume pays for them again.
+// So rows may start only a bounded distance ahead of the slow one: at most
+// twice Concurrency rows are started and not yet reported, so with row 0
+// held, exactly 2*Concurrency-1 other rows run before it answers, and no
+// more. Row 0 answers once they have all ended; a row that could start
+// only after row 0 was reported arrives after row 0 answered.
+func TestRunBatchOrderedBoundsResultsHeld(t *testing.T) {
+	t.Parallel()
+	const concurrency = 4
+	const ahead = 2*concurrency - 1
+	var aheadOfSlow atomic.Int32
+	var slowAnswered atomic.Bool
+	allAhead := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001") {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		var body struct{ Inputs map[string]any }
+		json.NewDecoder(r.Body).Decode(&body)
+		if body.Inputs["c1"] == "row0" {
+			select { // the slow row: it ends once the rows allowed ahead of it ran
+			case <-allAhead:
+			case <-time.After(time.Minute): // fewer rows ran ahead than allowed; reported below
+			case <-r.Context().Done():
+			}
+			slowAnswered.Store(true)
+		} else if !slowAnswered.Load() {
+			aheadOfSlow.Add(1)
+		}
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{},"credits":{"consumed":1}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rows := make([]map[string]any, 200)
+	for i := range rows {
+		rows[i] = map[string]any{"Name": "rowN"}
+	}
+	rows[0]["Name"] = "row0"
+	var delivered []int
+	_, err := c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{
+		Ordered: true, Concurrency: concurrency,
+		OnResult: func(res bitscale.BatchResult) { delivered = append(delivered, res.Index) },
+		OnProgress: func(p bitscale.BatchProgress) {
+			if p.Done == ahead { // every row allowed ahead of row 0 has ended
+				close(allAhead)
+			}
+		},
+	})
+	require.NoError(t, err)
+	assert.EqualValues(t, ahead, aheadOfSlow.Load(), "rows that ran while row 0 was running")
+	require.Len(t, delivered, 200)
+	for i, idx := range delivered {
+		if idx != i {
+			t.Fatalf("result %d delivered was row %d, want rows in order", i, idx)
+		}
+	}
+}
+
+// A panicking OnResult, recovered by the caller (as net/http's server
+// does), must leave no row goroutine blocked behind it.
+func TestRunBatchCallbackPanicLeavesNoGoroutine(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/grids/grid_001") {
+			w.Write([]byte(twoColumnGrid))
+			return
+		}
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{}}`))
+	})
+	c, _ := newTestClient(t, h)
+	rows := make([]map[string]any, 8)
+	for i := range rows {
+		rows[i] = map[string]any{"Name": "x"}
+	}
+	running := goleak.IgnoreCurrent() // the server and this test's own
+	var p any
+	func() {
+		defer func() { p = recover() }()
+		c.Grids.RunBatch(context.Background(), "grid_001", rows, &bitscale.BatchOptions{
+			OnResult: func(bitscale.BatchResult) { panic("callback bug") },
+		})
+	}()
+	assert.Equal(t, "callback bug", p, "the callback's panic reaches the caller")
+	c.CloseIdleConnections()
+	goleak.VerifyNone(t, running) // retries until the batch's goroutines have ended
 }

@@ -2,7 +2,9 @@ package bitscale_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 // body is read: the server here sends none, and a client that waited for
 // them would wait until the server gave up.
 func TestDeclaredLengthOverTheLimitIsRefusedUnread(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var gaveUp atomic.Bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +50,7 @@ func TestDeclaredLengthOverTheLimitIsRefusedUnread(t *testing.T) {
 // A body of exactly the limit is read, with or without a Content-Length;
 // one byte more is refused.
 func TestBodyOfExactlyTheLimitIsRead(t *testing.T) {
+	t.Parallel()
 	body := `{"id":"usr_abc123","name":"` + strings.Repeat("x", 100) + `"}`
 	limit := int64(len(body))
 	for _, chunked := range []bool{false, true} {
@@ -76,6 +80,7 @@ func TestBodyOfExactlyTheLimitIsRead(t *testing.T) {
 // An error body cut off before its declared end still gives an *APIError
 // with what arrived.
 func TestCutOffErrorBodyGivesTheAPIErrorOfWhatArrived(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "500")
 		w.WriteHeader(404)
@@ -93,4 +98,21 @@ func TestCutOffErrorBodyGivesTheAPIErrorOfWhatArrived(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 404, apiErr.StatusCode)
 	assert.Equal(t, "<html>no such page", apiErr.Message)
+}
+
+// WithMaxResponseSize(math.MaxInt64), "no limit", must not overflow into
+// reading nothing.
+func TestMaxResponseSizeAtMaxInt64(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"mode":"sync","status":"completed","outputs":{"x":1}}`))
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+	})
+	c, _ := newTestClient(t, h, bitscale.WithMaxResponseSize(math.MaxInt64))
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	t.Logf("err=%v unknown=%v", err, errors.Is(err, bitscale.ErrOutcomeUnknown))
+	if err != nil {
+		t.Errorf("a completed run is reported as an error with an unlimited response size")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 )
 
 func TestNewClientRefusesBadArguments(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		key  string
@@ -57,6 +60,7 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 }
 
 func TestNewClientAcceptsLoopbackHTTPAndAllowHTTP(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"http://127.0.0.1:8080/api/v1/", "http://localhost:9/api/v1/", "http://[::1]:80/api/v1/"} {
 		_, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(u))
 		assert.NoError(t, err, u)
@@ -66,6 +70,7 @@ func TestNewClientAcceptsLoopbackHTTPAndAllowHTTP(t *testing.T) {
 }
 
 func TestBaseURLGetsVersionPathAndTrailingSlash(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://api.example.com":         "https://api.example.com/api/v1/",
 		"https://api.example.com/":        "https://api.example.com/api/v1/",
@@ -185,6 +190,7 @@ func readRaw(br *bufio.Reader) (rawRequest, bool) {
 }
 
 func TestHeadersAreSpelledAsTheReferenceDoesOnTheWire(t *testing.T) {
+	t.Parallel()
 	url, reqs := rawServer(t, 200, `{"mode":"sync","status":"completed"}`)
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(url), bitscale.WithWorkspaceID(testWorkspace),
 		bitscale.WithUserAgent("leadsync/2.1"))
@@ -206,6 +212,7 @@ func TestHeadersAreSpelledAsTheReferenceDoesOnTheWire(t *testing.T) {
 }
 
 func TestUserAgentDefaultsToSDKToken(t *testing.T) {
+	t.Parallel()
 	url, reqs := rawServer(t, 200, `{"id":"usr_abc123"}`)
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(url))
 	require.NoError(t, err)
@@ -223,6 +230,7 @@ func TestUserAgentDefaultsToSDKToken(t *testing.T) {
 }
 
 func TestIDsArePathEscaped(t *testing.T) {
+	t.Parallel()
 	url, reqs := rawServer(t, 404, `{"error":{"code":"GRID_NOT_FOUND","message":"no grid"}}`)
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(url), bitscale.WithWorkspaceID(testWorkspace))
 	require.NoError(t, err)
@@ -238,6 +246,7 @@ func TestIDsArePathEscaped(t *testing.T) {
 }
 
 func TestEmptyAndDotIDsAreRefusedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	var hits int
 	c, _ := newTestClient(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
 	ctx := context.Background()
@@ -262,6 +271,7 @@ func TestEmptyAndDotIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 }
 
 func TestMissingWorkspaceIsRefusedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	var hits int
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits++
@@ -295,6 +305,7 @@ func TestMissingWorkspaceIsRefusedBeforeAnyRequest(t *testing.T) {
 }
 
 func TestForWorkspaceSharesTransportAndRateLimit(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -320,6 +331,7 @@ func TestForWorkspaceSharesTransportAndRateLimit(t *testing.T) {
 }
 
 func TestKeyIsNotSentToAnotherHostOnRedirect(t *testing.T) {
+	t.Parallel()
 	var leaked http.Header
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		leaked = r.Header.Clone()
@@ -346,6 +358,7 @@ func TestKeyIsNotSentToAnotherHostOnRedirect(t *testing.T) {
 }
 
 func TestKeyIsKeptOnSameHostRedirect(t *testing.T) {
+	t.Parallel()
 	var got []string
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = append(got, r.URL.Path+" "+r.Header.Get("Api_key"))
@@ -361,6 +374,7 @@ func TestKeyIsKeptOnSameHostRedirect(t *testing.T) {
 }
 
 func TestRequestsAndClientNeverHoldTheKey(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(200, fixture(t, "user_me.json")))
 	req, err := c.NewRequest(context.Background(), http.MethodGet, "user/me", nil)
 	require.NoError(t, err)
@@ -376,6 +390,7 @@ func TestRequestsAndClientNeverHoldTheKey(t *testing.T) {
 }
 
 func TestKeyNeverInErrorsOrLogs(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// A careless server that echoes the key in its errors.
@@ -452,6 +467,7 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 }
 
 func TestDoEscapeHatch(t *testing.T) {
+	t.Parallel()
 	var gotBody string
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -481,6 +497,7 @@ func TestDoEscapeHatch(t *testing.T) {
 }
 
 func TestCanceledContextSendsNothing(t *testing.T) {
+	t.Parallel()
 	var hits int
 	c, _ := newTestClient(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -492,6 +509,7 @@ func TestCanceledContextSendsNothing(t *testing.T) {
 }
 
 func TestEnvelopeOfRelatedPlatformIsUnwrapped(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/user/me" {
 			serveJSON(200, []byte(`{"success":true,"data":`+string(fixture(t, "user_me.json"))+`}`))(w, r)
@@ -512,6 +530,7 @@ func TestEnvelopeOfRelatedPlatformIsUnwrapped(t *testing.T) {
 }
 
 func TestResponseTooLarge(t *testing.T) {
+	t.Parallel()
 	big := `{"grids":[` + strings.Repeat(`{"id":"g"},`, 1000) + `{"id":"g"}],"total":1001}`
 	c, _ := newTestClient(t, serveJSON(200, []byte(big)), bitscale.WithMaxResponseSize(1024))
 	_, _, err := c.Grids.List(context.Background(), "", nil)
@@ -531,6 +550,7 @@ func TestResponseTooLarge(t *testing.T) {
 }
 
 func TestUndecodableResponsesAreTypedErrors(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"malformed":  `{"id": "grid_001", "columns": [`,
 		"wrong type": `{"id": 7}`,
@@ -554,6 +574,7 @@ func TestUndecodableResponsesAreTypedErrors(t *testing.T) {
 }
 
 func TestUnknownFieldsAreIgnored(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(200, []byte(`{"id":"usr_1","name":"N","shiny_new_field":{"a":[1,2]}}`)))
 	u, _, err := c.Users.Me(context.Background())
 	require.NoError(t, err)
@@ -561,6 +582,7 @@ func TestUnknownFieldsAreIgnored(t *testing.T) {
 }
 
 func TestRateLimitParsedOnEveryResponse(t *testing.T) {
+	t.Parallel()
 	reset := time.Now().Add(30 * time.Second).Unix()
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-RateLimit-Limit", "600")
@@ -591,6 +613,7 @@ func TestRateLimitParsedOnEveryResponse(t *testing.T) {
 }
 
 func TestRateLimitIsSafeForConcurrentUse(t *testing.T) {
+	t.Parallel()
 	var n int64
 	var mu sync.Mutex
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -624,6 +647,7 @@ func TestRateLimitIsSafeForConcurrentUse(t *testing.T) {
 // An empty key says how to give one, naming the variable the README's
 // snippet reads it from.
 func TestEmptyKeySaysHowToGiveOne(t *testing.T) {
+	t.Parallel()
 	_, err := bitscale.NewClient("")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "empty API key")
@@ -633,6 +657,7 @@ func TestEmptyKeySaysHowToGiveOne(t *testing.T) {
 
 // A password in the base URL is not printed with the client.
 func TestStringHidesAPasswordInTheBaseURL(t *testing.T) {
+	t.Parallel()
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL("https://user:s3cret-pw@api.example.com/"),
 		bitscale.WithWorkspaceID(testWorkspace))
 	require.NoError(t, err)
@@ -641,4 +666,39 @@ func TestStringHidesAPasswordInTheBaseURL(t *testing.T) {
 	assert.NotContains(t, s, testKey)
 	assert.Equal(t, `bitscale.Client{base: https://user:xxxxx@api.example.com/api/v1/, workspace: "ws_abc123"}`, s)
 	assert.NotContains(t, fmt.Sprintf("%v %+v %s", c, c, c), "s3cret-pw")
+}
+
+// A HEAD answer has the GET's Content-Length and no body.
+func TestDoHead(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "42")
+		w.WriteHeader(200)
+	})
+	c, _ := newTestClient(t, h)
+	req, _ := c.NewRequest(context.Background(), http.MethodHead, "user/me", nil)
+	_, err := c.Do(req, nil)
+	t.Logf("err=%v", err)
+	if err != nil {
+		t.Errorf("HEAD 200 fails")
+	}
+}
+
+// A workspace ID with a control character is refused before any request,
+// not retried for nothing or reported as a run that may have happened.
+func TestControlCharactersInWorkspaceAreRefused(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	c, _ := newTestClient(t, h)
+	cw := c.ForWorkspace("ws_a\x01b")
+	start := time.Now()
+	_, _, gerr := cw.Grids.Get(context.Background(), "grid_001")
+	took := time.Since(start)
+	_, _, rerr := cw.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	var argErr *bitscale.ArgumentError
+	t.Logf("Get: %v (took %s)\nRun: %v unknown=%v; server hits=%d", gerr, took.Round(time.Millisecond), rerr, errors.Is(rerr, bitscale.ErrOutcomeUnknown), hits.Load())
+	if errors.Is(rerr, bitscale.ErrOutcomeUnknown) || !errors.As(gerr, &argErr) {
+		t.Errorf("bad workspace ID not refused before sending; run reported outcome-unknown")
+	}
 }

@@ -25,6 +25,7 @@ func typedGrid() *bitscale.Grid {
 }
 
 func TestGridColumnLookup(t *testing.T) {
+	t.Parallel()
 	g := typedGrid()
 	for key, want := range map[string]string{
 		"c-size":       "c-size",
@@ -41,6 +42,7 @@ func TestGridColumnLookup(t *testing.T) {
 }
 
 func TestGridInputsByName(t *testing.T) {
+	t.Parallel()
 	g := typedGrid()
 	founded := time.Date(1998, 9, 4, 0, 0, 0, 0, time.UTC)
 	in, err := g.Inputs(map[string]any{
@@ -68,6 +70,7 @@ func TestGridInputsByName(t *testing.T) {
 }
 
 func TestGridInputsReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
 	g := typedGrid()
 	_, err := g.Inputs(map[string]any{
 		"Revenue":   10,          // no such column
@@ -112,6 +115,7 @@ func TestGridInputsReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestGridRunRequestAndOutputs(t *testing.T) {
+	t.Parallel()
 	g := typedGrid()
 	req, err := g.RunRequest(map[string]any{"Full Name": "J", "Email": "j@x.example"}, "Summary")
 	require.NoError(t, err)
@@ -130,6 +134,7 @@ func TestGridRunRequestAndOutputs(t *testing.T) {
 }
 
 func TestColumnNamesAgainstTheFake(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	g, _, err := c.Grids.Get(context.Background(), "grid_001")
 	require.NoError(t, err)

@@ -220,7 +220,7 @@ func ExampleDefaultRetryPolicy() {
 	// Never retry anything, say for a latency-critical path.
 	never := func(context.Context, bool, *http.Response, error) bool { return false }
 	client := srv.Client(bitscale.WithRetryPolicy(never))
-	srv.InjectFault(bitscaletest.Fault{Path: "user/me", Status: 503})
+	srv.InjectFault(bitscaletest.Fault{Path: "/api/v1/user/me", Status: 503})
 
 	_, _, err := client.Users.Me(context.Background())
 	fmt.Println(errors.Is(err, bitscale.ErrServer), len(srv.Requests()))

@@ -57,6 +57,7 @@ type expect struct {
 }
 
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		fault fakeserver.Fault // Times 0: the next matching request only

@@ -28,6 +28,7 @@ func writeFrame(w io.Writer, typ, flags byte, stream uint32, payload []byte) {
 // resets its stream with PROTOCOL_ERROR, even after the server read the
 // whole body and ran it. A run must not be rebuilt so.
 func TestRunIsNotResentByHTTP2(t *testing.T) {
+	t.Parallel()
 	var completed atomic.Int32 // requests the server received whole ("ran")
 	srv := httptest.NewUnstartedServer(nil)
 	srv.TLS = &tls.Config{NextProtos: []string{"h2"}}

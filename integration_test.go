@@ -17,6 +17,7 @@ import (
 // code through the fake server, which behaves as the API reference says.
 
 func TestIntegrationEveryOperation(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(10*time.Millisecond, 30*time.Millisecond))
 	ctx := context.Background()
 
@@ -85,6 +86,7 @@ func TestIntegrationEveryOperation(t *testing.T) {
 }
 
 func TestIntegrationOutputColumnsFilter(t *testing.T) {
+	t.Parallel()
 	_, c := fakeAndClient(t)
 	req := janeDoe()
 	req.OutputColumns = []string{fakeserver.ColumnEnrichedEmail}
@@ -94,6 +96,7 @@ func TestIntegrationOutputColumnsFilter(t *testing.T) {
 }
 
 func TestIntegrationEveryDocumentedErrorCode(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cases := []struct {
 		name   string
@@ -180,6 +183,7 @@ func TestIntegrationEveryDocumentedErrorCode(t *testing.T) {
 }
 
 func TestIntegrationFailedRunBothErrorShapes(t *testing.T) {
+	t.Parallel()
 	fail := func(context.Context, fakeserver.EnrichRequest) (map[string]any, error) {
 		return nil, errors.New("the agent found no company")
 	}
@@ -203,6 +207,7 @@ func TestIntegrationFailedRunBothErrorShapes(t *testing.T) {
 }
 
 func TestIntegrationRateLimitHeadersAnd429(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(3, 10*time.Second))
 	// The gate is off so that the 429 reaches the wire, and no retry.
 	c2, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()), bitscale.WithRateLimitGate(false), bitscale.WithMaxRetries(0))

@@ -15,6 +15,7 @@ import (
 // An echoed key is redacted from the whole body before the excerpt is cut,
 // and from the code too.
 func TestKeyIsRedactedBeforeTheExcerptIsCut(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(502)
 		fmt.Fprintf(w, "<html>%s key=%s</html>", strings.Repeat("x", 170), r.Header.Get("api_key"))
@@ -41,6 +42,7 @@ func TestKeyIsRedactedBeforeTheExcerptIsCut(t *testing.T) {
 // is not in the raw bytes but is in the decoded message and details, and
 // is redacted there too.
 func TestEscapedEchoOfTheKeyIsRedactedOnceDecoded(t *testing.T) {
+	t.Parallel()
 	escaped := `\u0062` + testKey[1:]
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(401)

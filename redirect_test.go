@@ -3,6 +3,7 @@ package bitscale_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 // A run POST answered 303 may have run: following the redirect and judging
 // the run by the redirect's answer (a 429 here) would send it again.
 func TestRunPostIsNotFollowedThroughARedirect(t *testing.T) {
+	t.Parallel()
 	var posts, gets atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -45,6 +47,7 @@ func TestRunPostIsNotFollowedThroughARedirect(t *testing.T) {
 // A 307 to another host would send the run's inputs there and take that
 // host's answer for the run.
 func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
+	t.Parallel()
 	var otherPosts atomic.Int32
 	var gotKey atomic.Value
 	other := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +71,7 @@ func TestRunPostIsNotResentToAnotherHostOnRedirect(t *testing.T) {
 // A redirect from https to plain http is refused, and the error says so
 // and where it led, without the key should the server have put it there.
 func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
+	t.Parallel()
 	var plainHits atomic.Int32
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		plainHits.Add(1)
@@ -90,4 +94,27 @@ func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Zero(t, plainHits.Load())
+}
+
+// A run POST redirected to a host that refuses connections: the failed
+// dial of the redirect must not pass for the run's own.
+func TestRunPostRedirectToADeadHostIsNotReplayed(t *testing.T) {
+	t.Parallel()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + l.Addr().String() + "/result"
+	l.Close()
+	var posts atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		http.Redirect(w, r, dead, http.StatusFound)
+	})
+	c, _ := newTestClient(t, h)
+	_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}})
+	t.Logf("err=%v outcomeUnknown=%v posts=%d", err, errors.Is(err, bitscale.ErrOutcomeUnknown), posts.Load())
+	if posts.Load() != 1 {
+		t.Errorf("grid run POST sent %d times; want 1", posts.Load())
+	}
+	if !errors.Is(err, bitscale.ErrOutcomeUnknown) {
+		t.Errorf("want ErrOutcomeUnknown")
+	}
 }

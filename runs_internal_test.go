@@ -7,6 +7,7 @@ import (
 )
 
 func TestPollOptionsDefaults(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   *PollOptions
 		want PollOptions

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +50,7 @@ func script(t *testing.T, answers ...string) (http.Handler, *atomic.Int32) {
 }
 
 func TestPollUntilDoneWaitsThroughStages(t *testing.T) {
+	t.Parallel()
 	h, n := script(t, "queued", "queued", "running", "mystery-new-state", "running", "completed")
 	c, _ := newTestClient(t, h)
 	var seen []bitscale.RunStatus
@@ -62,6 +67,7 @@ func TestPollUntilDoneWaitsThroughStages(t *testing.T) {
 }
 
 func TestPollUntilDoneFailedRun(t *testing.T) {
+	t.Parallel()
 	h, _ := script(t, "running", "failed")
 	c, _ := newTestClient(t, h)
 	run, err := c.Runs.PollUntilDone(context.Background(), "grid_001", "run_1", fastPoll)
@@ -75,6 +81,7 @@ func TestPollUntilDoneFailedRun(t *testing.T) {
 }
 
 func TestPollUntilDoneWaitsThroughTransientErrors(t *testing.T) {
+	t.Parallel()
 	h, n := script(t, "queued", "503", "503", "503", "503", "503", "429", "running", "completed")
 	// One attempt per poll, so that each error reaches the poller.
 	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(0))
@@ -85,6 +92,7 @@ func TestPollUntilDoneWaitsThroughTransientErrors(t *testing.T) {
 }
 
 func TestPollUntilDoneStopsOnPermanentErrors(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{401, 404, 403, 400} {
 		h, n := script(t, "queued", fmt.Sprint(code), "completed")
 		c, _ := newTestClient(t, h)
@@ -99,6 +107,7 @@ func TestPollUntilDoneStopsOnPermanentErrors(t *testing.T) {
 }
 
 func TestPollUntilDoneEndsAtOnceWithItsContext(t *testing.T) {
+	t.Parallel()
 	h, _ := script(t, "running")
 	c, _ := newTestClient(t, h)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,6 +129,7 @@ func TestPollUntilDoneEndsAtOnceWithItsContext(t *testing.T) {
 }
 
 func TestPollUntilDoneHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	var times []time.Time
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +148,7 @@ func TestPollUntilDoneHonoursRetryAfter(t *testing.T) {
 }
 
 func TestRunAndWait(t *testing.T) {
+	t.Parallel()
 	var polls atomic.Int32
 	var body map[string]any
 	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,12 +178,14 @@ func TestRunAndWait(t *testing.T) {
 }
 
 func TestRunAndWaitReturnsRunAsyncError(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(403, []byte(`{"error":{"code":"INSUFFICIENT_CREDITS","message":"no credits"}}`)))
 	_, err := c.Grids.RunAndWait(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": 1}}, nil)
 	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
 }
 
 func TestRunErrorDecodesStringOrObject(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]bitscale.RunError{
 		`"boom"`: {Message: "boom"},
 		`{"code":"AGENT_TIMEOUT","message":"slow"}`: {Code: "AGENT_TIMEOUT", Message: "slow"},
@@ -195,4 +208,114 @@ func TestRunErrorDecodesStringOrObject(t *testing.T) {
 	assert.Error(t, json.Unmarshal([]byte(`{"run_id":"r","error":[1,2]}`), &run), "an array is neither shape")
 	assert.Equal(t, "bitscale: run failed: C: m", (&bitscale.RunError{Code: "C", Message: "m"}).Error())
 	assert.Equal(t, "bitscale: run failed: m", (&bitscale.RunError{Message: "m"}).Error())
+}
+
+// An untrusted certificate is not transient: polling ends with it.
+func TestPollUntilDoneStopsOnCertificateErrors(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	srv.StartTLS()
+	defer srv.Close()
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL), bitscale.WithWorkspaceID(testWorkspace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, _, gerr := c.Runs.Get(ctx, "grid_001", "run_1")
+	_, err = c.Runs.PollUntilDone(ctx, "grid_001", "run_1", &bitscale.PollOptions{Interval: 50 * time.Millisecond, MaxInterval: 100 * time.Millisecond})
+	t.Logf("Get: %v\nPollUntilDone: %v", gerr, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("permanent error waited through until the deadline")
+	}
+}
+
+// A tiny interval, which jitter can round to zero, must not block the
+// poller until its context ends.
+func TestPollUntilDoneTinyIntervalDoesNotSpin(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1) < 3 {
+			w.Write([]byte(`{"run_id":"run_1","status":"running"}`))
+			return
+		}
+		w.Write([]byte(`{"run_id":"run_1","status":"completed"}`))
+	})
+	c, _ := newTestClient(t, h)
+	hung := 0
+	for i := 0; i < 20; i++ {
+		n.Store(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := c.Runs.PollUntilDone(ctx, "grid_001", "run_1", &bitscale.PollOptions{Interval: time.Nanosecond})
+		cancel()
+		if err != nil {
+			hung++
+		}
+	}
+	if hung > 0 {
+		t.Errorf("%d of 20 polls with Interval 1ns hung until the context deadline (polls made: last %d)", hung, n.Load())
+	}
+}
+
+// With WithRetryWait(0, 0), a Retry-After on a poll answer caps to zero;
+// the poller must still go on.
+func TestPollUntilDoneZeroMaxWaitDoesNotSpin(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.Write([]byte(`{"run_id":"run_1","status":"running"}`))
+			return
+		}
+		w.Write([]byte(`{"run_id":"run_1","status":"completed"}`))
+	})
+	c, _ := newTestClient(t, h, bitscale.WithRetryWait(0, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Runs.PollUntilDone(ctx, "grid_001", "run_1", nil)
+	t.Logf("err=%v after %s, polls=%d", err, time.Since(start).Round(time.Millisecond), n.Load())
+	if err != nil {
+		t.Errorf("poll hung until the context ended")
+	}
+}
+
+// When the context ends before the first poll answers, RunAndWait returns
+// the accepted run, so its ID is not lost, and ErrOutcomeUnknown.
+func TestRunAndWaitKeepsTheAcceptedRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(202)
+			w.Write([]byte(`{"mode":"async","run_id":"run_42","status":"queued"}`))
+			return
+		}
+		cancel() // the caller gives up while polling
+		w.Write([]byte(`{"run_id":"run_42","status":"running"}`))
+	})
+	c, _ := newTestClient(t, h)
+	run, err := c.Grids.RunAndWait(ctx, "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"c": "v"}}, nil)
+	t.Logf("run=%v err=%v outcomeUnknown=%v", run, err, errors.Is(err, bitscale.ErrOutcomeUnknown))
+	if run == nil {
+		t.Errorf("the accepted run (run_42) is not returned")
+	}
+	if !errors.Is(err, bitscale.ErrOutcomeUnknown) {
+		t.Errorf("accepted run whose end was not seen: error does not match ErrOutcomeUnknown")
+	}
+	var oe *bitscale.OutcomeError
+	if !errors.As(err, &oe) || oe.RunID != "run_42" {
+		t.Errorf("errors.As(*OutcomeError) gives %+v, want RunID run_42", oe)
+	}
+	if !strings.Contains(err.Error(), "run run_42 was accepted") {
+		t.Errorf("error %q does not name the accepted run", err)
+	}
 }

@@ -42,6 +42,7 @@ func respond(t *testing.T, name string) httpmock.Responder {
 const base = "https://api.bitscale.ai/api/v1/"
 
 func TestUsersMeDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("GET", base+"user/me", respond(t, "user_me.json"))
 	u, resp, err := c.Users.Me(context.Background())
@@ -58,6 +59,7 @@ func TestUsersMeDecodesReferenceExample(t *testing.T) {
 }
 
 func TestWorkspacesListDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("GET", base+"workspaces", respond(t, "workspaces_list.json"))
 	l, _, err := c.Workspaces.List(context.Background())
@@ -72,6 +74,7 @@ func TestWorkspacesListDecodesReferenceExample(t *testing.T) {
 }
 
 func TestWorkspacesGetDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("GET", base+"workspaces/ws_abc123", respond(t, "workspace_get.json"))
 	w, _, err := c.Workspaces.Get(context.Background(), "ws_abc123")
@@ -88,6 +91,7 @@ func TestWorkspacesGetDecodesReferenceExample(t *testing.T) {
 }
 
 func TestGridsListDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponderWithQuery("GET", base+"workspaces/ws_abc123/grids", "search=lead", respond(t, "grids_list.json"))
 	l, _, err := c.Grids.List(context.Background(), "ws_abc123", &bitscale.GridListOptions{Search: "lead"})
@@ -107,6 +111,7 @@ func TestGridsListDecodesReferenceExample(t *testing.T) {
 }
 
 func TestGridsGetDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("GET", base+"grids/grid_001", respond(t, "grid_get.json"))
 	g, _, err := c.Grids.Get(context.Background(), "grid_001")
@@ -135,6 +140,7 @@ var referenceOutputs = map[string]any{
 }
 
 func TestGridsRunDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("POST", base+"grids/grid_001/run", respond(t, "run_sync.json"))
 	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{
@@ -150,6 +156,7 @@ func TestGridsRunDecodesReferenceExample(t *testing.T) {
 }
 
 func TestGridsRunAsyncDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("POST", base+"grids/grid_001/run", respond(t, "run_async.json"))
 	run, _, err := c.Grids.RunAsync(context.Background(), "grid_001", &bitscale.RunRequest{
@@ -168,6 +175,7 @@ func TestGridsRunAsyncDecodesReferenceExample(t *testing.T) {
 }
 
 func TestRunsGetDecodesReferenceExample(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	mock.RegisterResponder("GET", base+"grids/grid_001/runs/run_xyz789", respond(t, "run_poll.json"))
 	run, _, err := c.Runs.Get(context.Background(), "grid_001", "run_xyz789")
@@ -212,6 +220,7 @@ func recordServer(t *testing.T, fixtures map[string]string) (*bitscale.Client, *
 }
 
 func TestEveryOperationOnTheWire(t *testing.T) {
+	t.Parallel()
 	c, got := recordServer(t, map[string]string{
 		"GET /api/v1/user/me":                        "user_me.json",
 		"GET /api/v1/workspaces":                     "workspaces_list.json",
@@ -291,6 +300,7 @@ func TestEveryOperationOnTheWire(t *testing.T) {
 }
 
 func TestGridsListDefaultsToClientWorkspace(t *testing.T) {
+	t.Parallel()
 	c, got := recordServer(t, map[string]string{"GET /api/v1/workspaces/ws_abc123/grids": "grids_list.json"})
 	_, _, err := c.Grids.List(context.Background(), "", nil)
 	require.NoError(t, err)
@@ -300,6 +310,7 @@ func TestGridsListDefaultsToClientWorkspace(t *testing.T) {
 }
 
 func TestRunRequestIsCheckedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	c, got := recordServer(t, nil)
 	ctx := context.Background()
 	for name, tc := range map[string]struct {
@@ -335,6 +346,7 @@ func TestRunRequestIsCheckedBeforeAnyRequest(t *testing.T) {
 }
 
 func TestSyncRunThatFailsIsAnError(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(200, []byte(`{"mode":"sync","status":"failed","error":{"code":"ENRICHMENT_FAILED","message":"agent timed out"}}`)))
 	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
 	require.ErrorIs(t, err, bitscale.ErrRunFailed)
@@ -347,6 +359,7 @@ func TestSyncRunThatFailsIsAnError(t *testing.T) {
 }
 
 func TestRunStatusDone(t *testing.T) {
+	t.Parallel()
 	assert.True(t, bitscale.RunCompleted.Done())
 	assert.True(t, bitscale.RunFailed.Done())
 	assert.False(t, bitscale.RunQueued.Done())

@@ -164,6 +164,7 @@ func (h *hookCalls) handledIDs() []string {
 }
 
 func TestFakeDeliversCompletedRunToWebhookHandler(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	var calls hookCalls
 	hookURL := serveHook(t, bitscale.WebhookHandler(calls.handle, bitscale.WithWebhookSecret(srv.WebhookSecret())))
@@ -198,6 +199,7 @@ func TestFakeDeliversCompletedRunToWebhookHandler(t *testing.T) {
 }
 
 func TestFakeDeliversFailedRunWithItsError(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		opts      []bitscaletest.Option
@@ -246,6 +248,7 @@ func TestFakeDeliversFailedRunWithItsError(t *testing.T) {
 }
 
 func TestFakeRedeliversAfterHandlerFailure(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	calls := hookCalls{failFirst: 1}
 	hookURL := serveHook(t, bitscale.WebhookHandler(calls.handle, bitscale.WithWebhookSecret(srv.WebhookSecret())))
@@ -267,6 +270,7 @@ func TestFakeRedeliversAfterHandlerFailure(t *testing.T) {
 }
 
 func TestWebhookHandlerDropsReplayedFakeDelivery(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	var calls hookCalls
 	h := bitscale.WebhookHandler(calls.handle, bitscale.WithWebhookSecret(srv.WebhookSecret()))
@@ -283,6 +287,7 @@ func TestWebhookHandlerDropsReplayedFakeDelivery(t *testing.T) {
 }
 
 func TestWebhookHandlerRunsSlowDeliveryOnce(t *testing.T) {
+	t.Parallel()
 	// The fake gives up on an attempt after 200ms; the retries come 20ms,
 	// 40ms and 80ms later.
 	srv, c := newWebhookFake(t,
@@ -331,6 +336,7 @@ func TestWebhookHandlerRunsSlowDeliveryOnce(t *testing.T) {
 }
 
 func TestWebhookHandlerRefusesTamperedFakeDelivery(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	var calls hookCalls
 	secret := srv.WebhookSecret()
@@ -368,6 +374,7 @@ func TestWebhookHandlerRefusesTamperedFakeDelivery(t *testing.T) {
 }
 
 func TestWebhookHandlerAcceptsRotatedSecretFromFake(t *testing.T) {
+	t.Parallel()
 	const oldSecret, newSecret = "whsec_old_2f6c", "whsec_new_8a1d"
 	srv, c := newWebhookFake(t, bitscaletest.WithWebhookSecret(newSecret))
 	var calls hookCalls
@@ -388,6 +395,7 @@ func TestWebhookHandlerAcceptsRotatedSecretFromFake(t *testing.T) {
 }
 
 func TestParseWebhookOnFakeDelivery(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	type capture struct {
 		run    *bitscale.Run

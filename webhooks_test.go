@@ -58,6 +58,7 @@ func delivery(body []byte, sig, runID string) *http.Request {
 }
 
 func TestSignWebhookPayloadKnownVectors(t *testing.T) {
+	t.Parallel()
 	// RFC 4231, test case 2.
 	assert.Equal(t,
 		"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
@@ -77,6 +78,7 @@ func TestSignWebhookPayloadKnownVectors(t *testing.T) {
 }
 
 func TestVerifyWebhookSignature(t *testing.T) {
+	t.Parallel()
 	payload := fixture(t, "webhook_payload.json")
 	sum := webhookMAC(payload, webhookSecret)
 	lower := hex.EncodeToString(sum)
@@ -154,6 +156,7 @@ func TestVerifyWebhookSignature(t *testing.T) {
 }
 
 func TestVerifyWebhookSignatureRefusesEmptyKeyForgery(t *testing.T) {
+	t.Parallel()
 	// Anyone can compute the HMAC under an empty key; with an empty secret
 	// configured by mistake, such a signature must not pass.
 	payload := []byte(`{"run_id":"run_1","status":"completed"}`)
@@ -163,6 +166,7 @@ func TestVerifyWebhookSignatureRefusesEmptyKeyForgery(t *testing.T) {
 }
 
 func TestParseWebhookDecodesEveryField(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	r := delivery(body, bitscale.SignWebhookPayload(body, webhookSecret), "run_xyz789")
 
@@ -188,6 +192,7 @@ func TestParseWebhookDecodesEveryField(t *testing.T) {
 }
 
 func TestParseWebhookWithoutRunIDHeader(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	run, err := bitscale.ParseWebhook(delivery(body, bitscale.SignWebhookPayload(body, webhookSecret), ""), webhookSecret)
 	require.NoError(t, err)
@@ -195,6 +200,7 @@ func TestParseWebhookWithoutRunIDHeader(t *testing.T) {
 }
 
 func TestParseWebhookBodyLimit(t *testing.T) {
+	t.Parallel()
 	// A run padded with spaces to exactly the limit is read; one byte more
 	// is refused even though it is validly signed.
 	run := runJSON("run_big", "completed")
@@ -213,6 +219,7 @@ func TestParseWebhookBodyLimit(t *testing.T) {
 }
 
 func TestParseWebhookRefusals(t *testing.T) {
+	t.Parallel()
 	valid := fixture(t, "webhook_payload.json")
 	sign := func(b []byte) string { return bitscale.SignWebhookPayload(b, webhookSecret) }
 	tampered := bytes.Replace(valid, []byte("Jane Doe"), []byte("John Doe"), 1)
@@ -269,6 +276,7 @@ func (c *readCounter) Read(p []byte) (int, error) {
 }
 
 func TestParseWebhookNoSecretReadsNothing(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	for _, tc := range []struct {
 		name    string
@@ -294,6 +302,7 @@ func TestParseWebhookNoSecretReadsNothing(t *testing.T) {
 }
 
 func TestParseWebhookRefusesBadSignatureHeaderUnread(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	for _, tc := range []struct {
 		name, sig string
@@ -319,6 +328,7 @@ func TestParseWebhookRefusesBadSignatureHeaderUnread(t *testing.T) {
 }
 
 func TestParseWebhookSetsWebhookRefFromURL(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	sig := bitscale.SignWebhookPayload(body, webhookSecret)
 	for target, want := range map[string]string{
@@ -337,6 +347,7 @@ func TestParseWebhookSetsWebhookRefFromURL(t *testing.T) {
 }
 
 func TestParseWebhookFailedRunError(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		error string
@@ -423,6 +434,7 @@ func (rig *webhookRig) send(method string, body []byte, sig string) (int, string
 }
 
 func TestWebhookHandlerStatuses(t *testing.T) {
+	t.Parallel()
 	valid := fixture(t, "webhook_payload.json")
 	signed := bitscale.SignWebhookPayload(valid, webhookSecret)
 	cases := []struct {
@@ -469,6 +481,7 @@ func TestWebhookHandlerStatuses(t *testing.T) {
 }
 
 func TestWebhookHandlerMaxBodyBoundary(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret(webhookSecret), bitscale.WithWebhookMaxBody(int64(len(body))))
 	status, _ := rig.post(body, webhookSecret)
@@ -479,6 +492,7 @@ func TestWebhookHandlerMaxBodyBoundary(t *testing.T) {
 }
 
 func TestWebhookHandlerDeliversRunOnce(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	var got atomic.Pointer[bitscale.Run]
 	rig := newWebhookRig(t, func(ctx context.Context, run *bitscale.Run) error {
@@ -507,6 +521,7 @@ func TestWebhookHandlerDeliversRunOnce(t *testing.T) {
 }
 
 func TestWebhookHandlerFailureIsRedelivered(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	var fail atomic.Bool
 	fail.Store(true)
@@ -538,6 +553,7 @@ func TestWebhookHandlerFailureIsRedelivered(t *testing.T) {
 }
 
 func TestWebhookHandlerDedupOff(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret(webhookSecret), bitscale.WithWebhookDedup(0))
 	for range 3 {
@@ -548,6 +564,7 @@ func TestWebhookHandlerDedupOff(t *testing.T) {
 }
 
 func TestWebhookHandlerDedupForgetsOldest(t *testing.T) {
+	t.Parallel()
 	rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret(webhookSecret), bitscale.WithWebhookDedup(2))
 	deliver := func(id string, wantCalls int32) {
 		t.Helper()
@@ -590,6 +607,7 @@ func (s *mapRunSet) Add(id string) {
 }
 
 func TestWebhookHandlerCustomRunSet(t *testing.T) {
+	t.Parallel()
 	set := &mapRunSet{ids: map[string]bool{"run_seen": true}}
 	var fail atomic.Bool
 	rig := newWebhookRig(t, func(ctx context.Context, run *bitscale.Run) error {
@@ -626,6 +644,7 @@ func TestWebhookHandlerCustomRunSet(t *testing.T) {
 }
 
 func TestWebhookHandlerConcurrentDuplicateIsConflict(t *testing.T) {
+	t.Parallel()
 	body := fixture(t, "webhook_payload.json")
 	entered := make(chan struct{})
 	var enterOnce sync.Once
@@ -682,6 +701,7 @@ func TestWebhookHandlerConcurrentDuplicateIsConflict(t *testing.T) {
 }
 
 func TestWebhookHandlerDistinctRunsInParallel(t *testing.T) {
+	t.Parallel()
 	// Many runs delivered at once, each four times: every run is handled,
 	// and every delivery is acknowledged or asked to come again.
 	var mu sync.Mutex
@@ -723,6 +743,7 @@ func TestWebhookHandlerDistinctRunsInParallel(t *testing.T) {
 }
 
 func TestWebhookHandlerSecretRotation(t *testing.T) {
+	t.Parallel()
 	rig := newWebhookRig(t, nil, bitscale.WithWebhookSecret("whsec_old", "whsec_new"))
 	status, _ := rig.post(runJSON("run_1", "completed"), "whsec_old")
 	assert.Equal(t, http.StatusNoContent, status)
@@ -734,6 +755,7 @@ func TestWebhookHandlerSecretRotation(t *testing.T) {
 }
 
 func TestNewWebhookHandlerRefusesBadSetups(t *testing.T) {
+	t.Parallel()
 	fn := func(context.Context, *bitscale.Run) error { return nil }
 	secret := bitscale.WithWebhookSecret(webhookSecret)
 	for _, tc := range []struct {
@@ -787,6 +809,7 @@ func TestNewWebhookHandlerRefusesBadSetups(t *testing.T) {
 }
 
 func TestNewWebhookHandlerTakesOneUsableSecretAmongUnset(t *testing.T) {
+	t.Parallel()
 	// A second secret left unset while not rotating is no error.
 	h, err := bitscale.NewWebhookHandler(func(context.Context, *bitscale.Run) error { return nil },
 		bitscale.WithWebhookSecret("", webhookSecret), bitscale.WithWebhookSecret(" "))
@@ -801,6 +824,7 @@ func TestNewWebhookHandlerTakesOneUsableSecretAmongUnset(t *testing.T) {
 }
 
 func TestWebhookHandlerMaxAge(t *testing.T) {
+	t.Parallel()
 	// Ages far from the limit either way, so that the test's own duration
 	// cannot change the verdict.
 	at := func(ago time.Duration) []byte {
@@ -841,6 +865,7 @@ func TestWebhookHandlerMaxAge(t *testing.T) {
 }
 
 func TestWebhookHandlerPassesWebhookRefToFn(t *testing.T) {
+	t.Parallel()
 	var got atomic.Pointer[bitscale.Run]
 	h := bitscale.WebhookHandler(func(_ context.Context, run *bitscale.Run) error {
 		got.Store(run)
@@ -857,6 +882,7 @@ func TestWebhookHandlerPassesWebhookRefToFn(t *testing.T) {
 }
 
 func TestWebhookHandlerLogsRefusalsAndFailures(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &buf}, nil))
@@ -920,9 +946,11 @@ func (s *slowRunSet) Contains(id string) bool {
 	}
 	return ok
 }
+
 func (s *slowRunSet) Add(id string) { s.mu.Lock(); s.ids[id] = true; s.mu.Unlock() }
 
 func TestWebhookHandlerRepeatEndingMidCheckIsNotHandledTwice(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	set := &slowRunSet{ids: map[string]bool{}, asked: make(chan struct{}), gate: make(chan struct{})}
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -955,10 +983,32 @@ func TestWebhookHandlerRepeatEndingMidCheckIsNotHandledTwice(t *testing.T) {
 }
 
 func TestWebhookHandlerHugeMaxBodyDoesNotOverflow(t *testing.T) {
+	t.Parallel()
 	body := runJSON("run_1", "completed")
 	h := bitscale.WebhookHandler(func(ctx context.Context, run *bitscale.Run) error { return nil },
 		bitscale.WithWebhookSecret(webhookSecret), bitscale.WithWebhookMaxBody(math.MaxInt64))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, delivery(body, bitscale.SignWebhookPayload(body, webhookSecret), ""))
 	assert.Equal(t, 204, w.Code, w.Body.String())
+}
+
+// BenchmarkVerifyWebhookSignatureHugeHeader measures what an
+// unauthenticated sender can make a receiver spend with a 1 MB signature
+// header, the most net/http lets through by default, and with the largest
+// header the SDK reads.
+func BenchmarkVerifyWebhookSignatureHugeHeader(b *testing.B) {
+	payload := []byte(`{"run_id":"run_1","status":"completed"}`)
+	for _, tc := range []struct{ name, header string }{
+		{"commas", strings.Repeat(",", 1<<20)},
+		{"fields", strings.Repeat("a,", 1<<19)},
+		{"digests", strings.Repeat(strings.Repeat("0", 64)+",", (1<<20)/65)},
+		// The most work a header within the bounds can ask for.
+		{"bounds", strings.Repeat(strings.Repeat("a", 511)+",", 8)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				bitscale.VerifyWebhookSignature(payload, tc.header, "whsec_bench")
+			}
+		})
+	}
 }

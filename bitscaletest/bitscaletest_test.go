@@ -40,7 +40,7 @@ func TestClientRetriesTransientFaults(t *testing.T) {
 	defer srv.Close()
 	c := srv.Client()
 	defer c.CloseIdleConnections()
-	srv.InjectFault(bitscaletest.Fault{Path: "user/me", Status: 503, Times: 2})
+	srv.InjectFault(bitscaletest.Fault{Path: "/api/v1/user/me", Status: 503, Times: 2})
 	if _, _, err := c.Users.Me(context.Background()); err != nil {
 		t.Fatal(err)
 	}

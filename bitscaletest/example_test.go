@@ -50,7 +50,7 @@ func ExampleServer_InjectFault() {
 	defer srv.Close()
 	srv.InjectFault(bitscaletest.Fault{
 		Method:        "POST",
-		Path:          "grids/grid_001/run",
+		Path:          "/api/v1/grids/grid_001/run",
 		Kind:          bitscaletest.FaultReset,
 		AfterHandling: true, // the run happens; its answer is lost
 	})

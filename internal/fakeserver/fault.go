@@ -60,9 +60,10 @@ func (k FaultKind) String() string {
 // FaultReset on a GET should not reuse connections.
 type Fault struct {
 	Method string // the request method to match; "" matches any
-	// Path is the request's escaped path relative to the base URL, such
-	// as "grids/grid_001/run"; a trailing "*" matches any path with that
-	// prefix, and "" matches every path.
+	// Path is the escaped path to match, written as Request.Path reports
+	// it: "/api/v1/grids/grid_001/run". A path relative to the base URL,
+	// "grids/grid_001/run", means the same. A trailing "*" matches any
+	// path with that prefix, and "" matches every path.
 	Path string
 	// Times is how many matching requests the fault applies to: 0 means
 	// one, a negative number means every one until ClearFaults.

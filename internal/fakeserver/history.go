@@ -9,8 +9,11 @@ import (
 
 // Request is a request the fake received, as Requests reports it.
 type Request struct {
-	Method   string
-	Path     string // escaped, as sent
+	Method string
+	// Path is the escaped path as sent, from the server's root:
+	// "/api/v1/grids/grid_001/run". Fault.Path matches it written the
+	// same way.
+	Path     string
 	RawQuery string
 	Header   http.Header // the api_key value replaced by "[redacted]"
 	Body     []byte
