@@ -345,7 +345,10 @@ func (b *batch) run(ctx context.Context, rows iter.Seq[map[string]any]) {
 	for i := b.started; i < max(b.pulled, b.total); i++ {
 		b.record(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: why}, false)
 	}
-	if b.stopped() != nil || b.report.Skipped > 0 {
+	// A context that ended may have cut rows short without skipping any,
+	// such as async rows being polled: they end unknown, and the batch did
+	// not run its course.
+	if b.stopped() != nil || b.report.Skipped > 0 || ctx.Err() != nil {
 		b.report.Stopped = why
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bitscale/bitscale-go"
 	"github.com/bitscale/bitscale-go/internal/fakeserver"
@@ -107,4 +108,24 @@ func TestRunBatchSeqStopsAtARowTheJournalRecordedDifferently(t *testing.T) {
 	assert.True(t, results[0].Resumed)
 	assert.Equal(t, bitscale.OutcomeSkipped, results[1].Outcome)
 	assert.Equal(t, 1, report.Resumed)
+}
+
+// A batch whose context ends while its rows are being polled has not run
+// its course, though no row was skipped: it says so.
+func TestRunBatchReportsAContextThatEndedWhilePolling(t *testing.T) {
+	_, c := fakeAndClient(t, fakeserver.WithRunDurations(time.Millisecond, time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	report, err := c.Grids.RunBatch(ctx, "grid_001", leads(1), &bitscale.BatchOptions{
+		Async: true,
+		Poll: &bitscale.PollOptions{Interval: time.Millisecond, Multiplier: 1,
+			OnUpdate: func(*bitscale.Run) { cancel() }}, // the caller gives up while the row runs
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, err, report.Stopped)
+	require.Equal(t, bitscale.OutcomeUnknown, report.Results[0].Outcome)
+	var oe *bitscale.OutcomeError
+	require.ErrorAs(t, report.Results[0].Err, &oe)
+	assert.NotEmpty(t, oe.RunID, "the accepted run can be looked up")
+	assert.Zero(t, report.Skipped)
 }
