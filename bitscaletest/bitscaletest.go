@@ -45,13 +45,28 @@ type Server struct {
 // NewServer starts a fake on a random loopback port, configured by opts.
 // It panics if it cannot listen, as httptest.NewServer does.
 func NewServer(opts ...Option) *Server {
+	s, err := Start(opts...)
+	if err != nil {
+		panic("bitscaletest: " + err.Error())
+	}
+	return s
+}
+
+// Start is NewServer for a program that serves the fake, such as on the
+// address WithAddr gives: it returns the error of a port that cannot be
+// listened on instead of panicking.
+func Start(opts ...Option) (*Server, error) {
 	var c config
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&c)
 		}
 	}
-	return &Server{fakeserver.New(c.opts...)}
+	fake, err := fakeserver.Start(c.opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{fake}, nil
 }
 
 // Client returns a client of the fake with its API key and the seeded

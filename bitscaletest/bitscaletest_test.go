@@ -1,7 +1,10 @@
 package bitscaletest_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/bitscale/bitscale-go"
@@ -58,4 +61,31 @@ func TestClientPanicsOnABadOption(t *testing.T) {
 		}
 	}()
 	srv.Client(bitscale.WithMaxRetries(-1))
+}
+
+// Start serves on the address given, and says why when it cannot.
+func TestStartListensWhereTold(t *testing.T) {
+	var logged bytes.Buffer
+	srv, err := bitscaletest.Start(bitscaletest.WithAddr("127.0.0.1:0"),
+		bitscaletest.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.CloseIdleConnections()
+	if _, _, err := c.Users.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "/api/v1/user/me") {
+		t.Errorf("the request is not logged:\n%s", logged.String())
+	}
+	if strings.Contains(logged.String(), bitscaletest.DefaultAPIKey) {
+		t.Errorf("the log holds the API key:\n%s", logged.String())
+	}
+
+	host := strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "http://"), "/api/v1/")
+	if _, err := bitscaletest.Start(bitscaletest.WithAddr(host)); err == nil {
+		t.Errorf("Start on %s, already in use, returned no error", host)
+	}
 }

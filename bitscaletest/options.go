@@ -1,9 +1,20 @@
 package bitscaletest
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/bitscale/bitscale-go/internal/fakeserver"
+)
+
+// Defaults of the options of the same names; the fake's key and secret
+// are test values, never real ones.
+const (
+	DefaultAPIKey        = fakeserver.DefaultAPIKey
+	DefaultWebhookSecret = fakeserver.DefaultWebhookSecret
+	DefaultRunCost       = fakeserver.DefaultRunCost
+	DefaultRateLimit     = fakeserver.DefaultRateLimit  // requests per DefaultRateWindow
+	DefaultRateWindow    = fakeserver.DefaultRateWindow //
 )
 
 // An Option configures a Server when NewServer starts it.
@@ -79,3 +90,12 @@ func WithWebhookBackoff(base time.Duration) Option {
 // does, with 422 WEBHOOK_DELIVERY_FAILED (bitscale.ErrWebhookDeliveryFailed).
 // The SDK's own check lets such URLs through to a fake on loopback.
 func WithLocalWebhooks() Option { return option(fakeserver.WithLocalWebhooks()) }
+
+// WithAddr makes the fake listen on addr, such as "127.0.0.1:8080", instead
+// of a random loopback port.
+func WithAddr(addr string) Option { return option(fakeserver.WithAddr(addr)) }
+
+// WithLogger logs a line for each request (method, path, status and
+// duration) and each webhook delivery attempt. The fake is silent without
+// it; the API key is never logged.
+func WithLogger(l *slog.Logger) Option { return option(fakeserver.WithLogger(l)) }

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bitscale/bitscale-go/internal/fakeserver"
+	"github.com/bitscale/bitscale-go/bitscaletest"
 	"github.com/spf13/cobra"
 )
 
@@ -37,20 +37,20 @@ WEBHOOK_DELIVERY_FAILED.`,
 		Args: nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := slog.New(slog.NewTextHandler(a.stderr, nil))
-			opts := []fakeserver.Option{
-				fakeserver.WithAddr(f.addr),
-				fakeserver.WithAPIKey(f.apiKey),
-				fakeserver.WithWebhookSecret(f.secret),
-				fakeserver.WithRateLimit(f.limit, f.window),
-				fakeserver.WithRunDurations(f.queued, f.running),
-				fakeserver.WithSyncLatency(f.latency),
-				fakeserver.WithRunCost(f.cost),
-				fakeserver.WithLogger(logger),
+			opts := []bitscaletest.Option{
+				bitscaletest.WithAddr(f.addr),
+				bitscaletest.WithAPIKey(f.apiKey),
+				bitscaletest.WithWebhookSecret(f.secret),
+				bitscaletest.WithRateLimit(f.limit, f.window),
+				bitscaletest.WithRunDurations(f.queued, f.running),
+				bitscaletest.WithSyncLatency(f.latency),
+				bitscaletest.WithRunCost(f.cost),
+				bitscaletest.WithLogger(logger),
 			}
 			if f.localWebhooks {
-				opts = append(opts, fakeserver.WithLocalWebhooks())
+				opts = append(opts, bitscaletest.WithLocalWebhooks())
 			}
-			s, err := fakeserver.Start(opts...)
+			s, err := bitscaletest.Start(opts...)
 			if err != nil {
 				return err
 			}
@@ -63,19 +63,19 @@ WEBHOOK_DELIVERY_FAILED.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the `address` to listen on")
-	fl.StringVar(&f.apiKey, "api-key", fakeserver.DefaultAPIKey, "the api_key to accept")
-	fl.StringVar(&f.secret, "webhook-secret", fakeserver.DefaultWebhookSecret, "the `secret` webhook deliveries are signed with")
-	fl.IntVar(&f.limit, "rate-limit", fakeserver.DefaultRateLimit, "requests allowed per rate-limit window")
-	fl.DurationVar(&f.window, "rate-window", fakeserver.DefaultRateWindow, "the rate-limit window, in whole seconds")
+	fl.StringVar(&f.apiKey, "api-key", bitscaletest.DefaultAPIKey, "the api_key to accept")
+	fl.StringVar(&f.secret, "webhook-secret", bitscaletest.DefaultWebhookSecret, "the `secret` webhook deliveries are signed with")
+	fl.IntVar(&f.limit, "rate-limit", bitscaletest.DefaultRateLimit, "requests allowed per rate-limit window")
+	fl.DurationVar(&f.window, "rate-window", bitscaletest.DefaultRateWindow, "the rate-limit window, in whole seconds")
 	fl.DurationVar(&f.queued, "queued", time.Second, "how long an async run stays queued")
 	fl.DurationVar(&f.running, "running", 4*time.Second, "how long an async run stays running")
 	fl.DurationVar(&f.latency, "sync-latency", 0, "how long a sync run takes")
-	fl.IntVar(&f.cost, "run-cost", fakeserver.DefaultRunCost, "the credits a completed run costs")
+	fl.IntVar(&f.cost, "run-cost", bitscaletest.DefaultRunCost, "the credits a completed run costs")
 	fl.BoolVar(&f.localWebhooks, "local-webhooks", true, "deliver webhooks to local and http:// URLs too; false refuses them as BitScale does")
 	return cmd
 }
 
-func printBanner(w io.Writer, s *fakeserver.Server, localWebhooks bool) {
+func printBanner(w io.Writer, s *bitscaletest.Server, localWebhooks bool) {
 	webhooks := "public https:// URLs only, as BitScale (--local-webhooks=false)"
 	if localWebhooks {
 		webhooks = "local and http:// URLs too, unlike BitScale (--local-webhooks)"
@@ -98,6 +98,6 @@ Try a run:
     -H 'Content-Type: application/json' \
     -d '{"mode":"sync","inputs":{"%[6]s":"Jane Doe","%[7]s":"Acme Corp"}}'
 
-`, s.URL(), s.APIKey(), fakeserver.SeedWorkspaceID, s.WebhookSecret(),
-		fakeserver.SeedGridID, fakeserver.ColumnFullName, fakeserver.ColumnCompany, webhooks)
+`, s.URL(), s.APIKey(), bitscaletest.SeedWorkspaceID, s.WebhookSecret(),
+		bitscaletest.SeedGridID, bitscaletest.ColumnFullName, bitscaletest.ColumnCompany, webhooks)
 }
