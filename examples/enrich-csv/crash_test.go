@@ -37,13 +37,17 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 		{"sync", []string{"-sync"}, bitscaletest.WithSyncLatency(250 * time.Millisecond)},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			srv := startFake(t, mode.fake)
+			t.Parallel()
+			srv := bitscaletest.NewServer(fakeOptions(mode.fake)...)
+			t.Cleanup(srv.Close)
+			env := append(os.Environ(), "BITSCALE_API_KEY="+srv.APIKey(), "BITSCALE_BASE_URL="+srv.URL(),
+				"BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=")
 			in, out := leads(t)
 			args := append([]string{"-run", "-concurrency", "8", "-grid", "grid_001", "-in", in, "-out", out}, mode.args...)
 			const kills = 20
 			midway := 0 // kills that came before the last row was written
 			for k := range kills {
-				killAfter(t, bin, args, time.Duration(50+rand.N(250))*time.Millisecond)
+				killAfter(t, bin, args, env, time.Duration(50+rand.N(250))*time.Millisecond)
 				written := 0
 				if _, err := os.Stat(out); err == nil {
 					written = len(readCSV(t, out)) - 1
@@ -57,6 +61,7 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 				t.Fatalf("only %d kills of %d came before the last row was written: the program got faster than this test", midway, kills)
 			}
 			cmd := exec.Command(bin, args...)
+			cmd.Env = env
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
@@ -85,13 +90,14 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
-// killAfter starts the program and kills it with SIGKILL after d, or lets
+// killAfter starts the program with env and kills it with SIGKILL after d, or lets
 // it end first.
-func killAfter(t *testing.T, bin string, args []string, d time.Duration) {
+func killAfter(t *testing.T, bin string, args, env []string, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...) // killed with SIGKILL when ctx ends
+	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

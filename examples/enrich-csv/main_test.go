@@ -30,17 +30,21 @@ var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL
 // so that run takes the path it takes with a real API key.
 func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
 	t.Helper()
-	// Async rows poll: short runs and a limit the polls never reach keep
-	// the tests short.
-	opts = append([]bitscaletest.Option{bitscaletest.WithRateLimit(1_000_000, time.Minute),
-		bitscaletest.WithRunDurations(time.Millisecond, 5*time.Millisecond)}, opts...)
-	srv := bitscaletest.NewServer(opts...)
+	srv := bitscaletest.NewServer(fakeOptions(opts...)...)
 	t.Cleanup(srv.Close)
 	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
 	t.Setenv("BITSCALE_BASE_URL", srv.URL())
 	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
 	t.Setenv("BITSCALE_GRID_ID", "")
 	return srv
+}
+
+// fakeOptions returns the options of a test's fake: async rows poll, so
+// short runs and a limit the polls never reach keep the tests short; then
+// opts.
+func fakeOptions(opts ...bitscaletest.Option) []bitscaletest.Option {
+	return append([]bitscaletest.Option{bitscaletest.WithRateLimit(1_000_000, time.Minute),
+		bitscaletest.WithRunDurations(time.Millisecond, 5*time.Millisecond)}, opts...)
 }
 
 // leads copies testdata/leads.csv to a new directory and returns the paths
