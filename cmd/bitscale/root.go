@@ -46,6 +46,7 @@ or not attempted;
 		a.runsCommand(),
 		a.enrichCommand(),
 		a.fakeCommand(),
+		a.mcpCommand(),
 	)
 	return root
 }

@@ -1,0 +1,61 @@
+package mcpserver
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The command speaks the protocol on stdin and stdout, and nothing else:
+// any stray line on stdout would break the client.
+func TestBitscaleMCPOverStdio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "bitscale")
+	build := exec.Command("go", "build", "-o", bin, "github.com/bitscale/bitscale-go/cmd/bitscale")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "mcp", "--fake")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	ctx := context.Background()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "test"}, nil).
+		Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	if len(names) != 8 {
+		t.Errorf("tools = %q, want 8", names)
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	got := structured[whoamiOutput](t, res)
+	if res.IsError || got.ID != "usr_abc123" || got.WorkspaceID != "ws_abc123" {
+		t.Errorf("whoami = %+v (error %v), want the fake's user in ws_abc123", got, res.IsError)
+	}
+	if cmd.ProcessState == nil || !cmd.ProcessState.Success() {
+		t.Errorf("bitscale mcp ended %v, want exit 0 once its stdin closed\nstderr:\n%s", cmd.ProcessState, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "tool=whoami") {
+		t.Errorf("stderr does not log the call:\n%s", &stderr)
+	}
+}
