@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bitscale/bitscale-go/internal/fakeserver"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -57,5 +58,8 @@ func TestBitscaleMCPOverStdio(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "tool=whoami") {
 		t.Errorf("stderr does not log the call:\n%s", &stderr)
+	}
+	if strings.Contains(stderr.String(), fakeserver.DefaultAPIKey) {
+		t.Errorf("stderr shows the API key:\n%s", &stderr)
 	}
 }
