@@ -25,6 +25,7 @@ type ToolError struct {
 	err     error
 }
 
+// Error returns the code, then the message: a model reads the code first.
 func (e *ToolError) Error() string { return e.Code + ": " + e.Message }
 
 // Unwrap returns the SDK's error, if any.

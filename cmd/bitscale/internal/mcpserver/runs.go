@@ -143,7 +143,7 @@ func (t *tools) waitRun(ctx context.Context, req *mcp.CallToolRequest, in waitIn
 		if run != nil {
 			out = newRunOutput(grid, run)
 		}
-		out.Next = fmt.Sprintf("the run had not ended after %s: call wait_run again to keep waiting", wait)
+		out.Next = fmt.Sprintf("the run had not ended within timeout_seconds (%d): call wait_run again to keep waiting", int(wait.Seconds()))
 		return nil, out, nil
 	}
 	return nil, runOutput{}, unknownRun(in.runRef, err)

@@ -60,7 +60,7 @@ func TestWaitRunTimeout(t *testing.T) {
 	}
 	id := startRun(t, srv)
 	got := call[runOutput](t, cs, "wait_run", map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id, "timeout_seconds": 1})
-	if got.Done || got.Status != "queued" || got.RunID != id || !strings.Contains(got.Next, "call wait_run again") {
+	if got.Done || got.Status != "queued" || got.RunID != id || got.Next != "the run had not ended within timeout_seconds (1): call wait_run again to keep waiting" {
 		t.Errorf("wait_run = %+v, want run %s still queued, to wait for again", got, id)
 	}
 }
@@ -88,6 +88,8 @@ func TestWaitRunReportsProgress(t *testing.T) {
 	})
 	id := startRun(t, srv)
 	params := mcpParams("wait_run", map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id})
+	// Set in Meta: this version of the MCP SDK's SetProgressToken drops a
+	// token given to params that have no Meta yet.
 	params.Meta = mcp.Meta{"progressToken": "wait-1"}
 	res := callRaw(t, cs, params)
 	if got := structured[runOutput](t, res); got.Status != "completed" {
@@ -103,6 +105,24 @@ func TestWaitRunReportsProgress(t *testing.T) {
 		last = n.Progress
 		if n.Message == "run "+id+" is completed" {
 			break
+		}
+	}
+}
+
+func TestWaitRunFailed(t *testing.T) {
+	srv, cs := session(t, bitscaletest.WithEnricher(func(context.Context, bitscaletest.EnrichRequest) (map[string]any, error) {
+		return nil, &bitscaletest.RunError{Code: "ENRICHMENT_FAILED", Message: "no such person"}
+	}))
+	id := startRun(t, srv)
+	for _, tool := range []string{"wait_run", "get_run"} {
+		res := callRaw(t, cs, mcpParams(tool, map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id}))
+		if !res.IsError {
+			t.Fatalf("%s: a failed run is not an error result", tool)
+		}
+		wantContains(t, text(res), "ENRICHMENT_FAILED: run "+id+" of grid grid_001 failed: no such person")
+		got := structured[runOutput](t, res)
+		if got.Status != "failed" || got.RunID != id || got.Error == nil || got.Error.Code != "ENRICHMENT_FAILED" {
+			t.Errorf("%s = %+v, want run %s failed with its error", tool, got, id)
 		}
 	}
 }
