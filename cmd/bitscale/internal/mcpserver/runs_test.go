@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +33,32 @@ func startRun(t *testing.T, srv *bitscaletest.Server) string {
 func TestGetRun(t *testing.T) {
 	srv, cs := session(t)
 	id := startRun(t, srv)
+	if _, err := srv.Client().Runs.PollUntilDone(context.Background(), bitscaletest.SeedGridID, id, nil); err != nil {
+		t.Fatal(err)
+	}
 	got := call[runOutput](t, cs, "get_run", map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id})
-	if got.RunID != id || got.GridID != bitscaletest.SeedGridID || got.Status == "" {
-		t.Errorf("get_run = %+v, want run %s of grid_001 with its status", got, id)
+	if got.RunID != id || got.GridID != bitscaletest.SeedGridID || got.Status != "completed" || !got.Done {
+		t.Errorf("get_run = %+v, want run %s of grid_001 completed", got, id)
+	}
+	if _, ok := got.Outputs["LinkedIn URL"]; !ok {
+		t.Errorf("outputs = %v, want them by column name", got.Outputs)
 	}
 	for name := range got.Outputs {
-		if name != "Enriched Email" && name != "LinkedIn URL" {
+		if !slices.Contains([]string{"Full Name", "Company", "Enriched Email", "LinkedIn URL"}, name) {
 			t.Errorf("output %q is not named by its column", name)
 		}
+	}
+}
+
+func TestGetRunQueued(t *testing.T) {
+	srv, cs := session(t)
+	if err := srv.SetGridRunDurations(bitscaletest.SeedGridID, time.Hour, 0); err != nil {
+		t.Fatal(err)
+	}
+	id := startRun(t, srv)
+	got := call[runOutput](t, cs, "get_run", map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id})
+	if got.RunID != id || got.Status != "queued" || got.Done || len(got.Outputs) != 0 {
+		t.Errorf("get_run = %+v, want run %s queued, with no outputs yet", got, id)
 	}
 }
 
