@@ -12,7 +12,8 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "bitscale",
 		Short: "Run BitScale grids and read workspaces, grids and runs",
 		Long: `bitscale runs BitScale enrichment grids on one row or a whole file, and
-reads workspaces, grids and runs.
+reads workspaces, grids and runs; bitscale mcp serves the same to AI
+assistants over the Model Context Protocol.
 
 It reads BITSCALE_API_KEY, BITSCALE_WORKSPACE_ID and BITSCALE_BASE_URL;
 --workspace and --base-url override the last two. --fake runs any command
