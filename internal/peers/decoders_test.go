@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"context"
 	stdjson "encoding/json"
 	"testing"
 	"time"
@@ -36,20 +37,19 @@ func BenchmarkDecodeList(b *testing.B) {
 	for _, d := range decoders {
 		b.Run("dec="+d.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
+			perf.Loop(b, func(context.Context) error {
 				var l bitscale.GridList
-				if err := d.decode(body, &l); err != nil || len(l.Grids) != perf.ListSize ||
-					!l.Grids[1].CreatedAt.Equal(time.Date(2024, 4, 1, 9, 0, 0, 0, time.UTC)) {
-					b.Fatal(err, len(l.Grids))
+				if err := d.decode(body, &l); err != nil {
+					return err
 				}
-			}
+				return want(nil, len(l.Grids) == perf.ListSize &&
+					l.Grids[1].CreatedAt.Equal(time.Date(2024, 4, 1, 9, 0, 0, 0, time.UTC)))
+			})
 		})
 	}
 	b.Run("dec=encoding-json-string-times", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		for b.Loop() {
+		perf.Loop(b, func(context.Context) error {
 			var l struct {
 				Grids []struct {
 					ID, Name, Description string
@@ -60,9 +60,8 @@ func BenchmarkDecodeList(b *testing.B) {
 				} `json:"grids"`
 				Total int `json:"total"`
 			}
-			if err := stdjson.Unmarshal(body, &l); err != nil || len(l.Grids) != perf.ListSize {
-				b.Fatal(err)
-			}
-		}
+			err := stdjson.Unmarshal(body, &l)
+			return want(err, len(l.Grids) == perf.ListSize)
+		})
 	})
 }
