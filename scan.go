@@ -133,6 +133,9 @@ func array[T any](s *scanner, p *[]T, elem func(*T) bool) bool {
 	}
 	out := []T{}
 	if !s.next(']') {
+		// Room for a few from the start, rather than growing through
+		// 1, 2 and 4: a grid has a handful of columns.
+		out = make([]T, 0, 4)
 		for {
 			var zero T
 			out = append(out, zero)
@@ -258,6 +261,29 @@ func (s *scanner) str(p *string) bool {
 	// Escapes and invalid UTF-8 are rare: encoding/json decodes them.
 	return json.Unmarshal(s.buf[start:end], p) == nil
 }
+
+// enum decodes a string into *p, without allocating for the values in
+// known, the documented values of an enumeration. Others, such as a
+// column type newer than this SDK, are decoded as any string.
+func (s *scanner) enum(p *string, known []string) bool {
+	s.space()
+	if q := bytes.IndexByte(s.buf[min(s.pos+1, len(s.buf)):], '"'); q >= 0 && s.buf[s.pos] == '"' {
+		text := s.buf[s.pos+1 : s.pos+1+q]
+		for _, k := range known {
+			if string(text) == k {
+				*p = k
+				s.pos += q + 2
+				return true
+			}
+		}
+	}
+	return s.str(p)
+}
+
+var (
+	columnTypes  = []string{string(ColumnText), string(ColumnNumber), string(ColumnURL), string(ColumnEmail), string(ColumnDate), string(ColumnBoolean), string(ColumnAIEnrichment), string(ColumnFormula)}
+	visibilities = []string{string(VisibilityWorkspace), string(VisibilityPrivate), string(VisibilityPublic)}
+)
 
 // integer decodes an integer into *p. A null leaves *p as it is; a
 // fraction, an exponent or a number too long for the fast path are given
@@ -517,7 +543,7 @@ func (gs *GridSettings) decodeJSON(s *scanner) bool {
 		case "auto_run":
 			return s.boolean(&gs.AutoRun)
 		case "visibility":
-			return s.str((*string)(&gs.Visibility))
+			return s.enum((*string)(&gs.Visibility), visibilities)
 		}
 		return s.skip(1)
 	})
@@ -531,7 +557,7 @@ func (c *Column) decodeJSON(s *scanner) bool {
 		case "name":
 			return s.str(&c.Name)
 		case "type":
-			return s.str((*string)(&c.Type))
+			return s.enum((*string)(&c.Type), columnTypes)
 		case "is_input":
 			return s.boolean(&c.IsInput)
 		case "is_output":
