@@ -109,8 +109,8 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		Data    any             `json:"data"`
 		Error   json.RawMessage `json:"error"`
 	}{Data: v}
-	if h, ok := v.(handDecoder); !ok || !decodeEnvelope(body, h, &env.Success) {
-		if ok { // back to the zero value the hand decoder was given
+	if h := handDecoderOf(v); h == nil || !decodeEnvelope(body, h, &env.Success) {
+		if h != nil { // back to the zero value the hand decoder was given
 			reflect.ValueOf(v).Elem().SetZero()
 			env.Success = nil
 		}
@@ -130,7 +130,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 // the body is decoded again keeping such numbers as json.Number, and the
 // others as float64. Only an answer with such a number pays for it.
 func unmarshal(body []byte, v any) error {
-	if h, ok := v.(handDecoder); ok {
+	if h := handDecoderOf(v); h != nil {
 		// Only into a zero value: encoding/json merges a body into the
 		// value it finds, and the hand decoder does not.
 		if rv := reflect.ValueOf(v); !rv.IsNil() && rv.Elem().IsZero() {

@@ -75,3 +75,19 @@ func TestGridsListEnvelopes(t *testing.T) {
 		assert.Contains(t, err.Error(), "row_count")
 	})
 }
+
+// A type of the caller's that embeds a grid list has fields of its own,
+// which must be decoded too.
+func TestDoDecodesTypesEmbeddingGridList(t *testing.T) {
+	c, _ := newTestClient(t, serveJSON(200, []byte(`{"grids":[{"id":"g1"}],"total":1,"next_page":"p2"}`)))
+	req, err := c.NewRequest(context.Background(), "GET", "workspaces/ws_abc123/grids", nil)
+	require.NoError(t, err)
+	var page struct {
+		bitscale.GridList
+		NextPage string `json:"next_page"`
+	}
+	_, err = c.Do(req, &page)
+	require.NoError(t, err)
+	assert.Equal(t, "p2", page.NextPage)
+	assert.Equal(t, []bitscale.GridSummary{{ID: "g1"}}, page.Grids)
+}

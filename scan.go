@@ -26,6 +26,22 @@ type handDecoder interface {
 	decodeJSON(s *scanner) bool
 }
 
+// handDecoderOf returns v as a handDecoder if it is a pointer to one of the
+// types decoded by hand, and nil otherwise: a type of the caller's that
+// embeds one of them has the method too, but fields of its own that the
+// method would not decode.
+func handDecoderOf(v any) handDecoder {
+	switch v := v.(type) {
+	case *GridList:
+		return v
+	case *Grid:
+		return v
+	case *GridSummary:
+		return v
+	}
+	return nil
+}
+
 // maxDepth is the deepest nesting of an unknown value the scanner skips;
 // deeper ones are left to encoding/json, which has its own limit.
 const maxDepth = 1000
