@@ -10,7 +10,7 @@ import (
 
 // The answers that can be large or frequent, a grid list and a grid, are
 // decoded by hand from the body's bytes: encoding/json spends most of a
-// large list's time in reflection and in parsing the timestamps. The hand
+// large list's time in its scanner and in reflection. The hand
 // decoder takes only the plain case, which is nearly every answer: a
 // well-formed body, field names spelled as documented, numbers and strings
 // that fit their fields. It gives up on anything else (a syntax error, a
@@ -97,10 +97,11 @@ func (s *scanner) literal(lit string) bool {
 
 // object decodes an object, calling field with each name, the scanner at
 // its value; field decodes or skips the value. A null leaves the value as
-// it is, as encoding/json does. A name with escapes, upper-case letters or
-// bytes beyond ASCII is given up: none of the SDK's names has them, and
-// encoding/json would match some of them to its fields.
-func (s *scanner) object(field func(name []byte) bool) bool {
+// it is, as encoding/json does. known are the names field decodes, all in
+// lower case: a name that matches one of them only ignoring case, which
+// encoding/json would decode into that field, is given up, and so is a
+// name with escapes or bytes beyond ASCII, which it might match too.
+func (s *scanner) object(known []string, field func(name []byte) bool) bool {
 	if s.literal("null") {
 		return true
 	}
@@ -117,10 +118,8 @@ func (s *scanner) object(field func(name []byte) bool) bool {
 			return false
 		}
 		name := s.buf[start+1 : end-1]
-		for _, c := range name {
-			if 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
-				return false
-			}
+		if !lowerASCII(name) && !unknownName(name, known) {
+			return false
 		}
 		if !field(name) {
 			return false
@@ -130,6 +129,33 @@ func (s *scanner) object(field func(name []byte) bool) bool {
 		}
 		return s.next('}')
 	}
+}
+
+// lowerASCII reports whether name has only ASCII bytes and no upper-case
+// letter, so that only an exact match could take it to a field.
+func lowerASCII(name []byte) bool {
+	for _, c := range name {
+		if 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// unknownName reports whether name, which has upper-case letters or bytes
+// beyond ASCII, surely matches none of known, even ignoring case.
+func unknownName(name []byte, known []string) bool {
+	for _, c := range name {
+		if c >= utf8.RuneSelf {
+			return false // encoding/json folds some letters to ASCII ones
+		}
+	}
+	for _, k := range known {
+		if len(k) == len(name) && bytes.EqualFold(name, []byte(k)) {
+			return false
+		}
+	}
+	return true
 }
 
 // array decodes an array into *p, calling elem with each new element.
@@ -494,7 +520,7 @@ func (s *scanner) number() bool {
 }
 
 func (l *GridList) decodeJSON(s *scanner) bool {
-	return s.object(func(name []byte) bool {
+	return s.object(gridListNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "grids":
 			return array(s, &l.Grids, func(g *GridSummary) bool { return g.decodeJSON(s) })
@@ -506,7 +532,7 @@ func (l *GridList) decodeJSON(s *scanner) bool {
 }
 
 func (g *GridSummary) decodeJSON(s *scanner) bool {
-	return s.object(func(name []byte) bool {
+	return s.object(gridSummaryNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "id":
 			return s.str(&g.ID)
@@ -528,7 +554,7 @@ func (g *GridSummary) decodeJSON(s *scanner) bool {
 }
 
 func (g *Grid) decodeJSON(s *scanner) bool {
-	return s.object(func(name []byte) bool {
+	return s.object(gridNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "id":
 			return s.str(&g.ID)
@@ -552,7 +578,7 @@ func (g *Grid) decodeJSON(s *scanner) bool {
 }
 
 func (gs *GridSettings) decodeJSON(s *scanner) bool {
-	return s.object(func(name []byte) bool {
+	return s.object(gridSettingsNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "row_limit":
 			return s.integer(&gs.RowLimit)
@@ -566,7 +592,7 @@ func (gs *GridSettings) decodeJSON(s *scanner) bool {
 }
 
 func (c *Column) decodeJSON(s *scanner) bool {
-	return s.object(func(name []byte) bool {
+	return s.object(columnNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "id":
 			return s.str(&c.ID)
@@ -591,7 +617,7 @@ func (c *Column) decodeJSON(s *scanner) bool {
 func decodeEnvelope(body []byte, v handDecoder, success **bool) bool {
 	s := scanner{buf: body}
 	data := false
-	ok := s.object(func(name []byte) bool {
+	ok := s.object(envelopeNames, func(name []byte) bool {
 		switch string(name) { // no copy: only compared
 		case "success":
 			if s.literal("null") {
@@ -616,3 +642,13 @@ func decodeEnvelope(body []byte, v handDecoder, success **bool) bool {
 	s.space()
 	return ok && s.pos == len(s.buf)
 }
+
+// The names each type decodes, for object.
+var (
+	envelopeNames     = []string{"success", "data", "error"}
+	gridListNames     = []string{"grids", "total"}
+	gridSummaryNames  = []string{"id", "name", "description", "row_count", "column_count", "created_at", "updated_at"}
+	gridNames         = []string{"id", "name", "description", "settings", "columns", "row_count", "created_at", "updated_at"}
+	gridSettingsNames = []string{"row_limit", "auto_run", "visibility"}
+	columnNames       = []string{"id", "name", "type", "is_input", "is_output", "required"}
+)

@@ -43,6 +43,8 @@ var gridBodies = []string{
 	`{"created_at":"2024-04-01T09:00:00"}`,
 	// Names only encoding/json's matching takes, or given twice.
 	`{"ID":"g","Name":"n","ROW_COUNT":3}`,
+	`{"createdBy":"u","iD":"g","rowCount":1,"Settings":{"Row_Limit":2},"grids":[{"Total":1}]}`,
+	`{"success":true,"Data":{"id":"g"},"Error":null}`,
 	`{"id":"a","id":"b","row_count":1,"row_count":null}`,
 	`{"columns":[{"id":"a"}],"columns":[{"name":"b"}]}`,
 	`{"columns":[],"columns":[{"name":"b"}]}`,
@@ -155,7 +157,12 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 			t.Errorf("hand decoder gave up on %q", body)
 		}
 	}
+	// Nor names in camel case that match no field.
 	var g Grid
+	if !decodeHand([]byte(`{"id":"g","createdBy":"usr_1","rowLimit":{"Max":1}}`), &g) || g.ID != "g" {
+		t.Errorf("hand decoder gave up on a new name in camel case, or decoded %+v", g)
+	}
+	g = Grid{}
 	if !decodeHand([]byte(gridBodies[0]), &g) {
 		t.Fatal("gave up")
 	}
