@@ -109,8 +109,14 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		Data    any             `json:"data"`
 		Error   json.RawMessage `json:"error"`
 	}{Data: v}
-	if err := unmarshal(body, &env); err != nil {
-		return err
+	if h := handDecoderOf(v); h == nil || !decodeEnvelope(body, h, &env.Success) {
+		if h != nil { // back to the zero value the hand decoder was given
+			reflect.ValueOf(v).Elem().SetZero()
+			env.Success = nil
+		}
+		if err := unmarshal(body, &env); err != nil {
+			return err
+		}
 	}
 	if env.Success != nil && !*env.Success {
 		return c.core.apiError(resp.Request.Method, resp.Request.URL.EscapedPath(), resp, body, parseRateLimit(resp.Header))
@@ -118,11 +124,22 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 	return nil
 }
 
-// unmarshal decodes body into v. A number too large for a float64 in an
+// unmarshal decodes body into v, a grid or grid list by hand when it can
+// (see handDecoder). A number too large for a float64 in an
 // interface value, such as a run's outputs, does not lose the whole answer:
 // the body is decoded again keeping such numbers as json.Number, and the
 // others as float64. Only an answer with such a number pays for it.
 func unmarshal(body []byte, v any) error {
+	if h := handDecoderOf(v); h != nil {
+		// Only into a zero value: encoding/json merges a body into the
+		// value it finds, and the hand decoder does not.
+		if rv := reflect.ValueOf(v); !rv.IsNil() && rv.Elem().IsZero() {
+			if decodeHand(body, h) {
+				return nil
+			}
+			rv.Elem().SetZero()
+		}
+	}
 	err := json.Unmarshal(body, v)
 	if err == nil || !tooBigNumber(err) {
 		return err

@@ -25,6 +25,10 @@
 //     a fixed one-second poll, and woken by the run's webhook in the same
 //     process (bitscale.WithWebhookClient) beside the default backoff.
 //
+// The SDK against other clients (an ogen client, hand-written net/http) is
+// measured apart, in the module internal/peers, whose dependencies must not
+// enter this one; its package comment gives the command.
+//
 // Timings on a shared machine are noisy: each benchmark runs -rounds times,
 // SDK and baseline back to back, and the table shows the medians; the
 // ratio is the median of the rounds' ratios, ± half their range.

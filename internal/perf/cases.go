@@ -313,3 +313,8 @@ func check(err error, ok bool) error {
 	}
 	return err
 }
+
+// Loop runs f b.N times, reporting allocations and MetricCPU, for
+// benchmarks outside this package that measure other clients against the
+// same Server, such as those of internal/peers.
+func Loop(b *testing.B, f func(context.Context) error) { loop(b, nil, "", f) }
