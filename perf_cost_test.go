@@ -33,8 +33,13 @@ func TestParallelCallersOpenOneConnectionEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d calls, answers by status %v, %d connections", res.Calls, res.Statuses, res.Conns)
-	if res.Conns > callers {
-		t.Errorf("%d parallel callers opened %d connections, want at most %d", callers, res.Conns, callers)
+	// What is asserted is that answers of every status keep their
+	// connection: 400 calls open about one connection per caller. At a cold
+	// start net/http may dial for a request that a connection freed
+	// meanwhile then serves, leaving the dialled one spare, so a loaded
+	// machine can see a few more than one per caller, never one per call.
+	if res.Conns > 2*callers {
+		t.Errorf("%d parallel callers opened %d connections for %d calls, want at most %d", callers, res.Conns, res.Calls, 2*callers)
 	}
 }
 
