@@ -118,3 +118,32 @@ func TestRunPostRedirectToADeadHostIsNotReplayed(t *testing.T) {
 		t.Errorf("want ErrOutcomeUnknown")
 	}
 }
+
+// The rate limit a Response reports is the final answer's, also when a
+// redirect led to another host, whose answer the transport did not read.
+func TestResponseRateLimitIsTheFinalAnswers(t *testing.T) {
+	t.Parallel()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RateLimit-Remaining", "7")
+		serveJSON(200, []byte(`{"id":"usr_abc123"}`))(w, r)
+	}))
+	t.Cleanup(other.Close)
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RateLimit-Remaining", "42")
+		if r.URL.Query().Get("away") != "" {
+			http.Redirect(w, r, other.URL+"/elsewhere", http.StatusFound)
+			return
+		}
+		serveJSON(200, []byte(`{"id":"usr_abc123"}`))(w, r)
+	}))
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"user/me", 42}, {"user/me?away=1", 7}} {
+		req, err := c.NewRequest(context.Background(), http.MethodGet, tt.path, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, resp.RateLimit.Remaining, tt.path)
+	}
+}

@@ -100,11 +100,11 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		// No answer, or one refused unread (a redirect not followed).
 		var r *Response
 		if resp != nil {
-			r = &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
+			r = &Response{Response: resp, RateLimit: cl.rateLimitOf(resp)}
 		}
 		return r, c.sendError(method, path, replayable, err, cl)
 	}
-	r := &Response{Response: resp, RateLimit: parseRateLimit(resp.Header)}
+	r := &Response{Response: resp, RateLimit: cl.rateLimitOf(resp)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := c.core.apiError(method, path, resp, cl.body, r.RateLimit)
 		if !replayable && mayHaveRun(resp.StatusCode) {

@@ -121,6 +121,11 @@ type call struct {
 	body    []byte // of the last answer
 	readErr error  // from reading body
 
+	// The rate limit the transport parsed from the answer answered, so
+	// that Do need not parse the same headers again.
+	answered  *http.Response
+	rateLimit RateLimit
+
 	retries int   // retries granted so far
 	cause   error // the error of the last attempt retried
 	stop    error // why a retry the policy wanted was not made
@@ -187,4 +192,14 @@ func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
 		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode, Err: err}
 	}
 	return fmt.Errorf("%d %s answer retried by the policy", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// rateLimitOf returns the rate limit resp reported, parsed by the transport
+// when resp is the answer it saw last, and parsed here otherwise (an answer
+// from another host, after a redirect).
+func (cl *call) rateLimitOf(resp *http.Response) RateLimit {
+	if resp == cl.answered {
+		return cl.rateLimit
+	}
+	return parseRateLimit(resp.Header)
 }

@@ -109,6 +109,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	rl, ok = rateLimitHeaders(resp.Header)
 	answered = true
+	if cl, isCall := req.Context().Value(callKey{}).(*call); isCall {
+		cl.answered, cl.rateLimit = resp, rl // Do reads them once this returns
+	}
 	resp.Request = req
 	return resp, err
 }
