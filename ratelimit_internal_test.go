@@ -197,6 +197,31 @@ func TestGateCountsRequestsInFlight(t *testing.T) {
 	g.release(windowed(10, 0, time.Minute), true, true, false)
 }
 
+// A probe is a request in flight like any other: an answer that arrives
+// while it is out leaves room for one request fewer.
+func TestGateCountsProbesInFlight(t *testing.T) {
+	t.Parallel()
+	g := newGate(time.Minute, true)
+	for range 2 {
+		require.NoError(t, acquired(g.acquire(context.Background())))
+	}
+	// The first answer reports a window that has already ended.
+	g.release(RateLimit{Limit: 10, Remaining: 0, Reset: time.Now().Add(-time.Second)}, true, true, false)
+	probe, err := g.acquire(context.Background())
+	require.NoError(t, err)
+	require.True(t, probe)
+
+	// The second reports one request left in the new window; the probe,
+	// still out, takes it.
+	g.release(windowed(10, 1, time.Minute), true, true, false)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, acquired(g.acquire(cancelled)), context.Canceled, "held: the probe uses the one left")
+
+	g.release(windowed(10, 1, time.Minute), true, true, true) // the probe's answer
+	require.NoError(t, acquired(g.acquire(cancelled)), "one left, and nothing out")
+}
+
 func TestGateCancelEndsWaitAtOnce(t *testing.T) {
 	g := newGate(time.Minute, true)
 	require.NoError(t, acquired(g.acquire(context.Background())))
