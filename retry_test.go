@@ -270,3 +270,18 @@ func blackhole(t *testing.T) func(ctx context.Context, network, addr string) (ne
 		return nil, &net.OpError{Op: "dial", Net: network, Err: context.Canceled}
 	}
 }
+
+// A Retry-After of exactly the longest wait allowed is waited for, and the
+// request sent again.
+func TestRetryAfterOfExactlyTheMaxWaitIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 200)
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "0.01")
+		h.ServeHTTP(w, r)
+	}), bitscale.WithRetryWait(time.Millisecond, 10*time.Millisecond))
+	user, _, err := c.Users.Me(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "usr_abc123", user.ID)
+	assert.EqualValues(t, 2, n.Load())
+}
