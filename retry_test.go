@@ -214,6 +214,28 @@ func TestRun300IsAnUnknownOutcome(t *testing.T) {
 	assert.EqualValues(t, 1, posts.Load())
 }
 
+// A run answered with any 3xx or 5xx may have run, but for 501 and 505,
+// which refuse the request as such; a 4xx says it did not. None is sent
+// again.
+func TestRunAnswerStatusesThatMayFollowARun(t *testing.T) {
+	t.Parallel()
+	for status, unknown := range map[int]bool{
+		399: true, 400: false, 499: false, 500: true, 501: false, 505: false, 599: true,
+	} {
+		var posts atomic.Int32
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			posts.Add(1)
+			w.WriteHeader(status)
+		}))
+		_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr, status)
+		assert.Equal(t, status, apiErr.StatusCode)
+		assert.Equal(t, unknown, errors.Is(err, bitscale.ErrOutcomeUnknown), "status %d: %v", status, err)
+		assert.EqualValues(t, 1, posts.Load(), status)
+	}
+}
+
 // A dial that never completes within the attempt timeout sent nothing: the
 // run is retried, and its error is not ErrOutcomeUnknown.
 func TestRunNeverConnectedWithinAttemptTimeoutIsRetried(t *testing.T) {
