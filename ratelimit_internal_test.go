@@ -42,6 +42,16 @@ func TestParseRateLimit(t *testing.T) {
 	assert.Equal(t, "rate limit unknown", RateLimit{}.String())
 }
 
+// X-RateLimit-Reset is Unix seconds from 1e9 (2001) up to, not including,
+// 1e11; below 1e9 it is seconds from now, and from 1e11 it is ignored.
+func TestParseRateLimitResetBounds(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, time.Unix(1e9, 0), parseRateLimit(header("X-RateLimit-Reset", "1000000000")).Reset)
+	assert.Equal(t, time.Unix(1e11-1, 0), parseRateLimit(header("X-RateLimit-Reset", "99999999999")).Reset)
+	assert.Zero(t, parseRateLimit(header("X-RateLimit-Reset", "100000000000")).Reset)
+	assert.Zero(t, parseRateLimit(header("X-RateLimit-Reset", "0")).Reset)
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
