@@ -307,3 +307,16 @@ func TestRetryAfterOfExactlyTheMaxWaitIsWaitedFor(t *testing.T) {
 	assert.Equal(t, "usr_abc123", user.ID)
 	assert.EqualValues(t, 2, n.Load())
 }
+
+// With WithRetryWait(0, 0) a retry is sent at once.
+func TestRetryWaitOfZeroRetriesAtOnce(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 200)
+	c, _ := newTestClient(t, h, bitscale.WithRetryWait(0, 0))
+	// The deadline only bounds a wait that would never end.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, err := c.Users.Me(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n.Load())
+}
