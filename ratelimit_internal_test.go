@@ -73,6 +73,8 @@ func TestParseRetryAfter(t *testing.T) {
 		"1e3":                           0,
 		"1.5.2":                         0,
 		".":                             0,
+		"1000000000":                    1e9 * time.Second, // the longest taken
+		"1000000001":                    0,
 	} {
 		assert.Equal(t, want, parseRetryAfter(in, now), "%q", in)
 	}
