@@ -320,3 +320,30 @@ func TestRetryWaitOfZeroRetriesAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, n.Load())
 }
+
+// A 2xx answer that a custom policy retries is not an API error: when the
+// context ends the next attempt, the error names that answer as the cause
+// before, and holds no *APIError.
+func TestRetried2xxAnswerIsNamedAsTheCauseBefore(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{200, 299} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var n atomic.Int32
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				serveJSON(status, []byte(`{"id":"usr_abc123"}`))(w, r)
+				return
+			}
+			cancel()
+			<-r.Context().Done()
+		}), bitscale.WithRetryPolicy(func(_ context.Context, _ bool, resp *http.Response, _ error) bool {
+			return resp != nil && resp.StatusCode < 300
+		}))
+		_, _, err := c.Users.Me(ctx)
+		require.ErrorIs(t, err, context.Canceled, status)
+		assert.ErrorContains(t, err, fmt.Sprintf("(the attempt before failed: %d %s answer retried by the policy)", status, http.StatusText(status)))
+		var apiErr *bitscale.APIError
+		assert.False(t, errors.As(err, &apiErr), "a %d is not an API error: %v", status, err)
+		assert.EqualValues(t, 2, n.Load())
+	}
+}
