@@ -394,3 +394,18 @@ func TestGateBelievesAResetForTheMaximumWaitAtMost(t *testing.T) {
 	assert.Equal(t, 9, g.rateLimit().Remaining, "the real window, though its reset is nearer")
 	require.NoError(t, acquired(g.acquire(context.Background())))
 }
+
+// sleep with no positive duration sets no timer: only wake or the context
+// end it. Were a zero-length timer set, it would be ready with the
+// context's end and win about half the time.
+func TestSleepOfZeroWaitsForWakeOrContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	wake := make(chan struct{})
+	for i := range 64 {
+		require.ErrorIs(t, sleep(ctx, 0, wake), context.Canceled, i)
+	}
+	close(wake)
+	require.NoError(t, sleep(context.Background(), 0, wake))
+}
