@@ -409,3 +409,24 @@ func TestSleepOfZeroWaitsForWakeOrContext(t *testing.T) {
 	close(wake)
 	require.NoError(t, sleep(context.Background(), 0, wake))
 }
+
+// The ceiling of the wait before attempt n+2 is lo<<n, exactly, while
+// that is under hi and n < 32, and hi after. The draws are random, so each
+// bound is tried 64 times: a wrong ceiling survives with a chance of 2^-64
+// at most, and a right one never fails.
+func TestBackoffCeilingIsExact(t *testing.T) {
+	t.Parallel()
+	for range 64 {
+		// lo<<1 = 2 is under hi = 3: the wait is drawn from [1, 2), so 1.
+		require.Equal(t, time.Duration(1), backoff(1, 3, 1, nil))
+	}
+	// From the 33rd retry the ceiling is hi, though lo<<32 is under it.
+	lo, hi := time.Duration(1), time.Duration(1)<<40
+	beyond := false
+	for range 64 {
+		d := backoff(lo, hi, 32, nil)
+		require.Less(t, d, hi)
+		beyond = beyond || d >= lo<<32
+	}
+	assert.True(t, beyond, "no draw reached lo<<32, though 255 in 256 of [lo, hi) do")
+}
