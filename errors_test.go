@@ -191,12 +191,14 @@ func TestCheckResponseNilBody(t *testing.T) {
 }
 
 // A body that is not the envelope comes whole in the message up to 200
-// bytes; a longer one is cut there, and the cut is marked.
+// bytes; a longer one is cut there, back to the start of a character, and
+// the cut is marked.
 func TestExcerptKeepsTwoHundredBytes(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
-		strings.Repeat("a", 200): strings.Repeat("a", 200),
-		strings.Repeat("a", 201): strings.Repeat("a", 200) + "…",
+		strings.Repeat("a", 200):       strings.Repeat("a", 200),
+		strings.Repeat("a", 201):       strings.Repeat("a", 200) + "…",
+		strings.Repeat("a", 199) + "€": strings.Repeat("a", 199) + "…", // € is 3 bytes, from the 200th
 	} {
 		resp := &http.Response{StatusCode: 502, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: -1}
 		var apiErr *bitscale.APIError
