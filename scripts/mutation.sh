@@ -12,8 +12,9 @@
 #   scripts/mutation.sh --report-log run.txt   the same from gremlins' printed
 #                                              lines, for a run stopped early
 #
-# GREMLINS (the binary, default gremlins on PATH) and WORKERS (default 1)
-# may be set in the environment.
+# GREMLINS (the binary, default gremlins on PATH), WORKERS (default 1) and
+# FILES (a space-separated subset of the files above) may be set in the
+# environment.
 #
 # gremlins has no option for flags to go test, but its test runs inherit the
 # environment, so GOFLAGS=-short puts them in short mode.
@@ -30,6 +31,9 @@ cd "$(dirname "$0")/.."
 
 files=(request.go retry.go policy.go transport.go conns.go redirect.go
   decode.go gate.go ratelimit.go errors.go webhooks.go)
+if [ -n "${FILES:-}" ]; then
+  read -r -a files <<<"$FILES" # a subset, such as FILES="gate.go retry.go"
+fi
 
 report() {
   local json=$1
