@@ -430,3 +430,34 @@ func TestBackoffCeilingIsExact(t *testing.T) {
 	}
 	assert.True(t, beyond, "no draw reached lo<<32, though 255 in 256 of [lo, hi) do")
 }
+
+// Once a held request has gone, a request through the gate allocates
+// nothing: the wake-up channel is replaced only while someone waits on it.
+// Not parallel: AllocsPerRun counts every allocation of the process.
+func TestGateAllocatesNothingWhenNoOneWaits(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, time.Minute), true, true, false)
+	done := make(chan error)
+	go func() { done <- acquired(g.acquire(context.Background())) }()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.waiters == 1
+	}, 10*time.Second, time.Millisecond, "the third request waits")
+	g.release(windowed(10, 5, time.Minute), true, true, false) // wakes it
+	require.NoError(t, <-done)
+	g.release(windowed(10, 5, time.Minute), true, true, false)
+
+	rl := windowed(10, 5, time.Minute)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := g.acquire(context.Background()); err == nil {
+			g.release(rl, true, true, false)
+		}
+	})
+	assert.Zero(t, allocs)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	assert.Zero(t, g.waiters)
+}
