@@ -116,3 +116,22 @@ func TestMaxResponseSizeAtMaxInt64(t *testing.T) {
 		t.Errorf("a completed run is reported as an error with an unlimited response size")
 	}
 }
+
+// A 299 answer is a 2xx like 200: decoded, and bounded by the response
+// size limit rather than read as an error body.
+func TestStatus299IsASuccessBoundedByTheResponseLimit(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":"usr_abc123","name":"Jane Doe"}`)
+	c, _ := newTestClient(t, serveJSON(299, body))
+	user, resp, err := c.Users.Me(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "usr_abc123", user.ID)
+	assert.Equal(t, 299, resp.StatusCode)
+
+	c, _ = newTestClient(t, serveJSON(299, body), bitscale.WithMaxResponseSize(int64(len(body)-1)))
+	_, _, err = c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrResponseTooLarge)
+	var de *bitscale.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, 299, de.StatusCode)
+}

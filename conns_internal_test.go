@@ -23,6 +23,7 @@ func pipeConn(t *testing.T) (w *watchedConn, server net.Conn, seen func() []time
 }
 
 func TestWatchedConnSeesTheServerCloseAnIdleConnection(t *testing.T) {
+	start := time.Now()
 	w, server, seen := pipeConn(t)
 	go func() {
 		buf := make([]byte, 16)
@@ -43,6 +44,16 @@ func TestWatchedConnSeesTheServerCloseAnIdleConnection(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, seen(), 1)
 	assert.GreaterOrEqual(t, seen()[0], 30*time.Millisecond, "at least as long as the connection sat idle")
+	assert.LessOrEqual(t, seen()[0], time.Since(start), "no longer than the connection has existed")
+}
+
+// The header of an alert record is five bytes; a read may return it alone.
+func TestIsAlertNeedsTheWholeHeaderAndNoMore(t *testing.T) {
+	t.Parallel()
+	assert.True(t, isAlert([]byte{tlsAlert, 3, 3, 0, 2}), "the header alone")
+	assert.True(t, isAlert([]byte{tlsAlert, 3, 1, 0, 2, 1, 0}), "TLS 1.0, with its alert")
+	assert.False(t, isAlert([]byte{tlsAlert, 3, 3, 0}), "four bytes are not a header")
+	assert.False(t, isAlert(nil))
 }
 
 func TestWatchedConnTakesATLSAlertWhenIdleAsAClose(t *testing.T) {

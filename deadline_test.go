@@ -229,3 +229,15 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// An attempt that outlives WithAttemptTimeout while the caller's context is
+// still alive ends with an error that says so.
+func TestAttemptTimeoutIsNamedInTheError(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // answers only once the client gives up
+	}), bitscale.WithMaxRetries(0), bitscale.WithAttemptTimeout(50*time.Millisecond))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "bitscale: GET /api/v1/user/me: attempt timed out after 50ms")
+}

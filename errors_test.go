@@ -189,3 +189,29 @@ func TestCheckResponseNilBody(t *testing.T) {
 	assert.Equal(t, 502, apiErr.StatusCode)
 	assert.ErrorIs(t, err, bitscale.ErrServer)
 }
+
+// A body that is not the envelope comes whole in the message up to 200
+// bytes; a longer one is cut there, back to the start of a character, and
+// the cut is marked.
+func TestExcerptKeepsTwoHundredBytes(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		strings.Repeat("a", 200):       strings.Repeat("a", 200),
+		strings.Repeat("a", 201):       strings.Repeat("a", 200) + "…",
+		strings.Repeat("a", 199) + "€": strings.Repeat("a", 199) + "…", // € is 3 bytes, from the 200th
+	} {
+		resp := &http.Response{StatusCode: 502, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: -1}
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, bitscale.CheckResponse(resp), &apiErr)
+		assert.Equal(t, want, apiErr.Message, "a body of %d bytes", len(body))
+	}
+}
+
+// Every status from 500 to 599 is a server error, and none above.
+func TestServerErrorClassCoversThe5xxRange(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]bool{499: false, 500: true, 599: true, 600: false} {
+		err := &bitscale.APIError{StatusCode: status}
+		assert.Equal(t, want, errors.Is(err, bitscale.ErrServer), "status %d", status)
+	}
+}

@@ -42,6 +42,16 @@ func TestParseRateLimit(t *testing.T) {
 	assert.Equal(t, "rate limit unknown", RateLimit{}.String())
 }
 
+// X-RateLimit-Reset is Unix seconds from 1e9 (2001) up to, not including,
+// 1e11; below 1e9 it is seconds from now, and from 1e11 it is ignored.
+func TestParseRateLimitResetBounds(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, time.Unix(1e9, 0), parseRateLimit(header("X-RateLimit-Reset", "1000000000")).Reset)
+	assert.Equal(t, time.Unix(1e11-1, 0), parseRateLimit(header("X-RateLimit-Reset", "99999999999")).Reset)
+	assert.Zero(t, parseRateLimit(header("X-RateLimit-Reset", "100000000000")).Reset)
+	assert.Zero(t, parseRateLimit(header("X-RateLimit-Reset", "0")).Reset)
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
@@ -63,6 +73,8 @@ func TestParseRetryAfter(t *testing.T) {
 		"1e3":                           0,
 		"1.5.2":                         0,
 		".":                             0,
+		"1000000000":                    1e9 * time.Second, // the longest taken
+		"1000000001":                    0,
 	} {
 		assert.Equal(t, want, parseRetryAfter(in, now), "%q", in)
 	}
@@ -195,6 +207,31 @@ func TestGateCountsRequestsInFlight(t *testing.T) {
 	assert.Error(t, acquired(g.acquire(ctx2)))
 	g.release(windowed(10, 1, time.Minute), true, true, false)
 	g.release(windowed(10, 0, time.Minute), true, true, false)
+}
+
+// A probe is a request in flight like any other: an answer that arrives
+// while it is out leaves room for one request fewer.
+func TestGateCountsProbesInFlight(t *testing.T) {
+	t.Parallel()
+	g := newGate(time.Minute, true)
+	for range 2 {
+		require.NoError(t, acquired(g.acquire(context.Background())))
+	}
+	// The first answer reports a window that has already ended.
+	g.release(RateLimit{Limit: 10, Remaining: 0, Reset: time.Now().Add(-time.Second)}, true, true, false)
+	probe, err := g.acquire(context.Background())
+	require.NoError(t, err)
+	require.True(t, probe)
+
+	// The second reports one request left in the new window; the probe,
+	// still out, takes it.
+	g.release(windowed(10, 1, time.Minute), true, true, false)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, acquired(g.acquire(cancelled)), context.Canceled, "held: the probe uses the one left")
+
+	g.release(windowed(10, 1, time.Minute), true, true, true) // the probe's answer
+	require.NoError(t, acquired(g.acquire(cancelled)), "one left, and nothing out")
 }
 
 func TestGateCancelEndsWaitAtOnce(t *testing.T) {
@@ -356,4 +393,71 @@ func TestGateBelievesAResetForTheMaximumWaitAtMost(t *testing.T) {
 	g.release(windowed(10, 9, time.Minute), true, true, true)
 	assert.Equal(t, 9, g.rateLimit().Remaining, "the real window, though its reset is nearer")
 	require.NoError(t, acquired(g.acquire(context.Background())))
+}
+
+// sleep with no positive duration sets no timer: only wake or the context
+// end it. Were a zero-length timer set, it would be ready with the
+// context's end and win about half the time.
+func TestSleepOfZeroWaitsForWakeOrContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	wake := make(chan struct{})
+	for i := range 64 {
+		require.ErrorIs(t, sleep(ctx, 0, wake), context.Canceled, i)
+	}
+	close(wake)
+	require.NoError(t, sleep(context.Background(), 0, wake))
+}
+
+// The ceiling of the wait before attempt n+2 is lo<<n, exactly, while
+// that is under hi and n < 32, and hi after. The draws are random, so each
+// bound is tried 64 times: a wrong ceiling survives with a chance of 2^-64
+// at most, and a right one never fails.
+func TestBackoffCeilingIsExact(t *testing.T) {
+	t.Parallel()
+	for range 64 {
+		// lo<<1 = 2 is under hi = 3: the wait is drawn from [1, 2), so 1.
+		require.Equal(t, time.Duration(1), backoff(1, 3, 1, nil))
+	}
+	// From the 33rd retry the ceiling is hi, though lo<<32 is under it.
+	lo, hi := time.Duration(1), time.Duration(1)<<40
+	beyond := false
+	for range 64 {
+		d := backoff(lo, hi, 32, nil)
+		require.Less(t, d, hi)
+		beyond = beyond || d >= lo<<32
+	}
+	assert.True(t, beyond, "no draw reached lo<<32, though 255 in 256 of [lo, hi) do")
+}
+
+// Once a held request has gone, a request through the gate allocates
+// nothing: the wake-up channel is replaced only while someone waits on it.
+// Not parallel: AllocsPerRun counts every allocation of the process.
+func TestGateAllocatesNothingWhenNoOneWaits(t *testing.T) {
+	g := newGate(time.Minute, true)
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	require.NoError(t, acquired(g.acquire(context.Background())))
+	g.release(windowed(10, 0, time.Minute), true, true, false)
+	done := make(chan error)
+	go func() { done <- acquired(g.acquire(context.Background())) }()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.waiters == 1
+	}, 10*time.Second, time.Millisecond, "the third request waits")
+	g.release(windowed(10, 5, time.Minute), true, true, false) // wakes it
+	require.NoError(t, <-done)
+	g.release(windowed(10, 5, time.Minute), true, true, false)
+
+	rl := windowed(10, 5, time.Minute)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := g.acquire(context.Background()); err == nil {
+			g.release(rl, true, true, false)
+		}
+	})
+	assert.Zero(t, allocs)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	assert.Zero(t, g.waiters)
 }

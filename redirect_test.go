@@ -147,3 +147,17 @@ func TestResponseRateLimitIsTheFinalAnswers(t *testing.T) {
 		assert.Equal(t, tt.want, resp.RateLimit.Remaining, tt.path)
 	}
 }
+
+// A GET follows at most 10 redirects: the tenth request's redirect ends
+// the call, which is not retried.
+func TestRedirectsStopAfterTen(t *testing.T) {
+	t.Parallel()
+	var gets atomic.Int32
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		http.Redirect(w, r, "/api/v1/user/me", http.StatusFound)
+	}))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorContains(t, err, "stopped after 10 redirects")
+	assert.EqualValues(t, 10, gets.Load())
+}

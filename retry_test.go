@@ -214,6 +214,28 @@ func TestRun300IsAnUnknownOutcome(t *testing.T) {
 	assert.EqualValues(t, 1, posts.Load())
 }
 
+// A run answered with any 3xx or 5xx may have run, but for 501 and 505,
+// which refuse the request as such; a 4xx says it did not. None is sent
+// again.
+func TestRunAnswerStatusesThatMayFollowARun(t *testing.T) {
+	t.Parallel()
+	for status, unknown := range map[int]bool{
+		399: true, 400: false, 499: false, 500: true, 501: false, 505: false, 599: true,
+	} {
+		var posts atomic.Int32
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			posts.Add(1)
+			w.WriteHeader(status)
+		}))
+		_, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+		var apiErr *bitscale.APIError
+		require.ErrorAs(t, err, &apiErr, status)
+		assert.Equal(t, status, apiErr.StatusCode)
+		assert.Equal(t, unknown, errors.Is(err, bitscale.ErrOutcomeUnknown), "status %d: %v", status, err)
+		assert.EqualValues(t, 1, posts.Load(), status)
+	}
+}
+
 // A dial that never completes within the attempt timeout sent nothing: the
 // run is retried, and its error is not ErrOutcomeUnknown.
 func TestRunNeverConnectedWithinAttemptTimeoutIsRetried(t *testing.T) {
@@ -268,5 +290,60 @@ func blackhole(t *testing.T) func(ctx context.Context, network, addr string) (ne
 		case <-done:
 		}
 		return nil, &net.OpError{Op: "dial", Net: network, Err: context.Canceled}
+	}
+}
+
+// A Retry-After of exactly the longest wait allowed is waited for, and the
+// request sent again.
+func TestRetryAfterOfExactlyTheMaxWaitIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 200)
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "0.01")
+		h.ServeHTTP(w, r)
+	}), bitscale.WithRetryWait(time.Millisecond, 10*time.Millisecond))
+	user, _, err := c.Users.Me(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "usr_abc123", user.ID)
+	assert.EqualValues(t, 2, n.Load())
+}
+
+// With WithRetryWait(0, 0) a retry is sent at once.
+func TestRetryWaitOfZeroRetriesAtOnce(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 200)
+	c, _ := newTestClient(t, h, bitscale.WithRetryWait(0, 0))
+	// The deadline only bounds a wait that would never end.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, err := c.Users.Me(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n.Load())
+}
+
+// A 2xx answer that a custom policy retries is not an API error: when the
+// context ends the next attempt, the error names that answer as the cause
+// before, and holds no *APIError.
+func TestRetried2xxAnswerIsNamedAsTheCauseBefore(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{200, 299} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var n atomic.Int32
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				serveJSON(status, []byte(`{"id":"usr_abc123"}`))(w, r)
+				return
+			}
+			cancel()
+			<-r.Context().Done()
+		}), bitscale.WithRetryPolicy(func(_ context.Context, _ bool, resp *http.Response, _ error) bool {
+			return resp != nil && resp.StatusCode < 300
+		}))
+		_, _, err := c.Users.Me(ctx)
+		require.ErrorIs(t, err, context.Canceled, status)
+		assert.ErrorContains(t, err, fmt.Sprintf("(the attempt before failed: %d %s answer retried by the policy)", status, http.StatusText(status)))
+		var apiErr *bitscale.APIError
+		assert.False(t, errors.As(err, &apiErr), "a %d is not an API error: %v", status, err)
+		assert.EqualValues(t, 2, n.Load())
 	}
 }
