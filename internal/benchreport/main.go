@@ -5,7 +5,7 @@
 // encoding/json; of the rate limit, the same program with the SDK's gate
 // off; of polling, a fixed one-second poll.
 //
-//	go run ./internal/benchreport         # everything, about two minutes
+//	go run ./internal/benchreport         # everything, about three minutes
 //	go run ./internal/benchreport -quick  # no polling, shorter benchmarks
 //
 // It measures:
