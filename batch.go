@@ -197,7 +197,7 @@ func (s *GridsService) RunBatch(ctx context.Context, gridID string, rows []map[s
 	if err != nil {
 		return nil, err
 	}
-	b.total, b.keep = len(rows), true
+	b.total = len(rows)
 	b.report.Results = make([]BatchResult, len(rows))
 	if err := b.checkJournal(rows); err != nil {
 		return nil, err
@@ -240,8 +240,7 @@ type batch struct {
 	grid   *Grid
 	opts   BatchOptions
 	report *BatchReport
-	total  int  // rows in the batch, or 0 when not known ahead
-	keep   bool // keep every result in report.Results
+	total  int // rows in the batch, or 0 when not known ahead
 
 	resend  map[int]bool       // rows to send again, from opts.Resend
 	started int                // rows started, which start in order; set once dispatching ended
@@ -523,7 +522,7 @@ func (b *batch) result(ctx context.Context, i int, run *Run, err error) BatchRes
 // says whether the row was started.
 func (b *batch) record(res BatchResult, started bool) {
 	r := b.report
-	if b.keep {
+	if r.Results != nil { // RunBatch keeps every result
 		r.Results[res.Index] = res
 	}
 	r.Credits += res.Credits

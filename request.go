@@ -53,8 +53,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	// The values share one array, allocated once; each slice's capacity is
 	// its length, so that appending to one copies it rather than write
 	// over the next.
-	v := [...]string{"application/json", c.core.userAgent, "application/json", c.workspaceID}
-	vals := v[:]
+	vals := []string{"application/json", c.core.userAgent, "application/json", c.workspaceID}
 	req.Header["Accept"] = vals[0:1:1]
 	req.Header["User-Agent"] = vals[1:2:2]
 	if body != nil {
