@@ -175,6 +175,73 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 	}
 }
 
+// errorBodies are error answers, as the API and gateways send them and
+// crafted to reach each way the hand decoder gives up.
+var errorBodies = []string{
+	`{"error":{"code":"GRID_NOT_FOUND","message":"No grid found for the given ID"}}`,
+	`{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad","details":{"field":"inputs","n":[1,2.5e3,null]}}}`,
+	`{"error":{"code":"X","message":"m","details":"just text"}}`,
+	`{"error":{"code":"X","details":null}}`,
+	`{"error":{"code":"X","details":{"a":1},"details":[true]}}`,
+	`{"error":{"message":"caf\u00e9 \"quoted\""}}`,
+	`{"error":{"code":"","message":""}}`,
+	`{"error":{}}`,
+	`{"error":null}`,
+	`null`,
+	`{}`,
+	`{"error":"Bad Gateway"}`,
+	`{"error":""}`,
+	`{"error":5}`,
+	`{"error":["a"]}`,
+	`{"error":{"code":5}}`,
+	`{"error":{"Code":"X","message":"m"}}`,
+	`{"ERROR":{"code":"X"}}`,
+	`{"error":{"code":"A"},"error":{"message":"B"}}`,
+	`{"error":"a","error":{"code":"B"}}`,
+	`{"error":{"code":"X","message":"m"}} trailing`,
+	`{"error":{"code":"X","message":"m"}`,
+	` {"error" : { "code" : "X" , "message" : "m\u0000" } } `,
+	"{\"error\":{\"code\":\"X\",\"message\":\"\xff\xfe\"}}",
+	`<html><body>502 Bad Gateway</body></html>`,
+	``,
+}
+
+// checkErrorEnvelope checks that the hand decoder, when it decides,
+// decides as encoding/json does.
+func checkErrorEnvelope(t *testing.T, body string) {
+	t.Helper()
+	got, gotOK, sure := scanErrorEnvelope([]byte(body))
+	if !sure {
+		return
+	}
+	want, wantOK := unmarshalErrorEnvelope([]byte(body))
+	if gotOK != wantOK {
+		t.Fatalf("%q: hand decoder says %v, encoding/json %v", body, gotOK, wantOK)
+	}
+	if !gotOK {
+		return
+	}
+	if got.Code != want.Code || got.Message != want.Message || !reflect.DeepEqual(got.details(), want.details()) {
+		t.Errorf("%q: decoded by hand as %+v (details %v), encoding/json gives %+v (details %v)",
+			body, got, got.details(), want, want.details())
+	}
+}
+
+func TestScanErrorEnvelopeAgreesWithEncodingJSON(t *testing.T) {
+	for _, body := range errorBodies {
+		checkErrorEnvelope(t, body)
+	}
+	// The API's own bodies, and a gateway's string, are decoded by hand.
+	for _, body := range errorBodies[:3] {
+		if _, ok, sure := scanErrorEnvelope([]byte(body)); !ok || !sure {
+			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	if e, ok, sure := scanErrorEnvelope([]byte(errorBodies[11])); !sure || !ok || e.Message != "Bad Gateway" {
+		t.Errorf("string error: %+v, %v, %v", e, ok, sure)
+	}
+}
+
 func TestParseUTCMatchesTimeParse(t *testing.T) {
 	days := []string{"2024-02-29", "2023-02-29", "2023-02-28", "2100-02-29", "2000-02-29", "2024-04-31",
 		"2024-12-31", "2024-00-10", "2024-01-00", "0000-01-01", "9999-12-31", "2024-1a-01"}
@@ -197,7 +264,7 @@ func TestParseUTCMatchesTimeParse(t *testing.T) {
 }
 
 func FuzzHandDecoder(f *testing.F) {
-	for _, b := range gridBodies {
+	for _, b := range append(gridBodies, errorBodies...) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -206,6 +273,7 @@ func FuzzHandDecoder(f *testing.F) {
 		}
 		checkHand[Grid](t, body)
 		checkHand[GridList](t, body)
+		checkErrorEnvelope(t, body)
 	})
 }
 
