@@ -261,6 +261,9 @@ type heldResult struct {
 }
 
 func (s *GridsService) newBatch(ctx context.Context, gridID string, opts *BatchOptions) (*batch, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	b := &batch{
 		client: s.client,
 		report: &BatchReport{},
