@@ -38,6 +38,8 @@ func handDecoderOf(v any) handDecoder {
 		return v
 	case *GridSummary:
 		return v
+	case *Run:
+		return v
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,14 +105,17 @@ func checkHand[T any, P interface {
 			t.Errorf("%T: %q decoded by hand as\n%+v\nencoding/json gives\n%+v", got, body, got, want)
 		}
 	}
-	// Through unmarshal, which falls back: the same value and error.
+	// Through unmarshal, which falls back: the same value and error, but
+	// for numbers too large for a float64, which it keeps (numbers_test.go).
 	var through T
 	err := unmarshal([]byte(body), P(&through))
-	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Errorf("%T: %q: unmarshal error %v, encoding/json %v", got, body, err, wantErr)
-	}
-	if !reflect.DeepEqual(through, want) {
-		t.Errorf("%T: %q: unmarshal gives\n%+v\nencoding/json\n%+v", got, body, through, want)
+	if !tooBigNumber(wantErr) {
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("%T: %q: unmarshal error %v, encoding/json %v", got, body, err, wantErr)
+		}
+		if !reflect.DeepEqual(through, want) {
+			t.Errorf("%T: %q: unmarshal gives\n%+v\nencoding/json\n%+v", got, body, through, want)
+		}
 	}
 
 	var env struct {
@@ -146,6 +150,28 @@ func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
 		checkHand[GridList](t, body)
 		checkHand[GridSummary](t, body)
 	}
+	for _, body := range runBodies {
+		checkHand[Run](t, body)
+	}
+}
+
+func TestHandDecoderTakesRuns(t *testing.T) {
+	// The plain answers must not fall back, or nothing is gained.
+	for _, body := range runBodies[:5] {
+		var r Run
+		if !decodeHand([]byte(body), &r) {
+			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	var r Run
+	if !decodeHand([]byte(runBodies[0]), &r) {
+		t.Fatal("gave up")
+	}
+	want := map[string]any{"a": "Jane", "b": 12.0, "c": -500.0, "d": true, "e": nil,
+		"f": []any{1.0, "x", map[string]any{"g": []any{}}}, "h": map[string]any{}, "i": []any{}}
+	if !reflect.DeepEqual(r.Outputs, want) || r.Credits == nil || *r.Credits != (Credits{12, 65788}) {
+		t.Errorf("got %+v, credits %+v", r, r.Credits)
+	}
 }
 
 func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
@@ -173,6 +199,37 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 	if want := time.Date(2024, 4, 15, 11, 30, 0, 0, time.UTC); g.UpdatedAt != want {
 		t.Errorf("UpdatedAt = %v, want %v", g.UpdatedAt, want)
 	}
+}
+
+// runBodies are runs as the API answers them, and crafted to reach each
+// way the hand decoder gives up.
+var runBodies = []string{
+	`{"run_id":"run_01","grid_id":"grid_001","mode":"sync","status":"completed",
+	  "outputs":{"a":"Jane","b":12,"c":-0.5e3,"d":true,"e":null,"f":[1,"x",{"g":[]}],"h":{},"i":[]},
+	  "credits":{"consumed":12,"remaining":65788},"started_at":"2024-04-15T11:30:00Z","completed_at":"2024-04-15T11:30:02.5+02:00"}`,
+	`{"run_id":"run_02","mode":"async","status":"queued","poll_url":"https://api.bitscale.ai/api/v1/runs/run_02"}`,
+	`{"run_id":"run_03","status":"failed","error":"model timed out"}`,
+	`{"run_id":"run_04","status":"failed","error":{"code":429,"detail":"slow down"}}`,
+	`{"run_id":"run_05","status":"paused","mode":"batch","outputs":{"caf\u00e9":"\u00e9t\u00e9","k":1,"k":2}}`,
+	`{"success":true,"data":{"run_id":"run_06","status":"running","outputs":null,"credits":null,"error":null}}`,
+	`{"run_id":"run_07","outputs":{"n":1e400}}`,
+	`{"run_id":"run_08","outputs":{"n":123456789012345678901234567890}}`,
+	`{"run_id":"run_09","outputs":{"a":1},"outputs":{"b":2}}`,
+	`{"run_id":"run_10","credits":{"consumed":1},"credits":{"remaining":2}}`,
+	`{"run_id":"run_11","credits":{"consumed":1.5}}`,
+	`{"run_id":"run_12","credits":{"Consumed":1}}`,
+	`{"run_id":"run_13","error":5}`,
+	`{"run_id":"run_14","error":{"message":"a"},"error":"b"}`,
+	`{"run_id":"run_15","started_at":null,"started_at":"2024-04-15T11:30:00Z"}`,
+	`{"run_id":"run_16","started_at":"yesterday"}`,
+	`{"run_id":"run_17","outputs":{"a":[1,2,]}}`,
+	`{"run_id":"run_18","outputs":{"a":tru}}`,
+	`{"run_id":"run_19","outputs":["a"]}`,
+	`{"Run_ID":"run_20"}`,
+	`{"run_id":"run_21","outputs":{"\ud800":"lone surrogate","k\u0000":"\xff"}}`,
+	"{\"run_id\":\"run_22\",\"outputs\":{\"bad\xffname\":\"v\"}}",
+	`{"run_id":"run_23","outputs":{"a":-}}`,
+	`{"run_id":"run_24","outputs":{"a":01}}`,
 }
 
 // errorBodies are error answers, as the API and gateways send them and
@@ -264,7 +321,7 @@ func TestParseUTCMatchesTimeParse(t *testing.T) {
 }
 
 func FuzzHandDecoder(f *testing.F) {
-	for _, b := range append(gridBodies, errorBodies...) {
+	for _, b := range slices.Concat(gridBodies, runBodies, errorBodies) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -273,6 +330,7 @@ func FuzzHandDecoder(f *testing.F) {
 		}
 		checkHand[Grid](t, body)
 		checkHand[GridList](t, body)
+		checkHand[Run](t, body)
 		checkErrorEnvelope(t, body)
 	})
 }
