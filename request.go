@@ -119,7 +119,7 @@ func (c *Client) do(req *http.Request, cl *call, v any) (*Response, error) {
 	}
 	readErr := cl.readErr
 	if readErr == nil {
-		readErr = c.decode(resp, cl.body, v)
+		readErr = c.decode(resp, cl.body, v, r.RateLimit)
 	}
 	if readErr != nil {
 		var apiErr *APIError

@@ -204,7 +204,7 @@ func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
 	case resp == nil:
 		return attemptCause(err)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return c.apiError(cl.method, cl.path, resp, cl.body, parseRateLimit(resp.Header))
+		return c.apiError(cl.method, cl.path, resp, cl.body, cl.rateLimitOf(resp))
 	case err != nil:
 		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode, Err: err}
 	}
