@@ -29,14 +29,22 @@ func (t *table) missed() int {
 	return n
 }
 
-// write prints the table as Markdown, its columns padded so that it also
-// reads as plain text.
+// write prints the table as Markdown.
 func (t *table) write(w io.Writer) {
 	head := row{"Figure", "SDK", "Baseline", "Ratio", "Target", "Met"}
-	all := append([]row{head}, t.rows...)
-	width := make([]int, 6)
-	for _, r := range all {
-		for i, c := range r.cells() {
+	cells := make([][]string, len(t.rows))
+	for i, r := range t.rows {
+		cells[i] = r.cells()
+	}
+	writeMarkdown(w, head.cells(), cells)
+}
+
+// writeMarkdown prints a Markdown table, its columns padded so that it
+// also reads as plain text.
+func writeMarkdown(w io.Writer, head []string, rows [][]string) {
+	width := make([]int, len(head))
+	for _, r := range append([][]string{head}, rows...) {
+		for i, c := range r {
 			width[i] = max(width[i], utf8.RuneCountInString(c))
 		}
 	}
@@ -48,14 +56,14 @@ func (t *table) write(w io.Writer) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
-	line(head.cells())
-	rule := make([]string, 6)
+	line(head)
+	rule := make([]string, len(head))
 	for i := range rule {
 		rule[i] = strings.Repeat("-", width[i])
 	}
 	line(rule)
-	for _, r := range t.rows {
-		line(r.cells())
+	for _, r := range rows {
+		line(r)
 	}
 }
 

@@ -1,6 +1,6 @@
 module github.com/bitscale/bitscale-go/internal/peers
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/bitscale/bitscale-go v0.0.0-00010101000000-000000000000
@@ -8,13 +8,16 @@ require (
 	github.com/go-faster/errors v0.8.0
 	github.com/go-faster/jx v1.2.0
 	github.com/go-json-experiment/json v1.27.2
+	github.com/go-resty/resty/v2 v2.17.2
 	github.com/goccy/go-json v0.12.0
 	github.com/json-iterator/go v1.1.12
+	github.com/oapi-codegen/runtime v1.9.0
 	github.com/ogen-go/ogen v1.24.0
 	github.com/segmentio/encoding v0.5.4
 )
 
 require (
+	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic/loader v0.5.3 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
