@@ -463,23 +463,24 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		return BatchResult{Index: i, Outcome: OutcomeFailed, Err: err}
 	}
 	if b.opts.Journal == nil {
-		run, err := b.send(ctx, req, nil)
+		run, err := b.send(ctx, req, "", nil)
 		return b.result(ctx, i, run, err)
 	}
 	return b.runJournaled(ctx, i, req)
 }
 
 // send sends a row's run and, unless a webhook takes its result, waits for
-// it. accepted, if set, hears of the run's ID as soon as it is known to
-// have been accepted and not ended: an async run's, or a sync run's the
-// API answered early. If it fails, the run is not waited for.
-func (b *batch) send(ctx context.Context, req *RunRequest, accepted func(runID string) error) (*Run, error) {
+// it. ref is the ref to add to the webhook URL, or "" for a new one.
+// accepted, if set, hears of the run's ID as soon as it is known to have
+// been accepted and not ended: an async run's, or a sync run's the API
+// answered early. If it fails, the run is not waited for.
+func (b *batch) send(ctx context.Context, req *RunRequest, ref string, accepted func(runID string) error) (*Run, error) {
 	if !b.opts.Async {
 		run, _, err := b.client.Grids.runSync(ctx, b.grid.ID, req, accepted)
 		return run, err
 	}
 	req.WebhookURL = b.opts.WebhookURL
-	run, _, err := b.client.Grids.RunAsync(ctx, b.grid.ID, req)
+	run, _, err := b.client.Grids.runAsync(ctx, b.grid.ID, req, ref)
 	if err != nil {
 		return run, err
 	}

@@ -24,11 +24,17 @@ func (b *batch) runJournaled(ctx context.Context, i int, req *RunRequest) BatchR
 			return res
 		}
 	}
-	if err := b.note(JournalEntry{Row: i, Key: key, State: JournalSending}); err != nil {
+	// A run whose result goes to a webhook is recorded with its ref, so
+	// that should its answer be lost, its delivery can still be told.
+	ref := ""
+	if b.opts.Async && b.opts.WebhookURL != "" {
+		ref = newWebhookRef()
+	}
+	if err := b.note(JournalEntry{Row: i, Key: key, State: JournalSending, WebhookRef: ref}); err != nil {
 		return BatchResult{Index: i, Outcome: OutcomeSkipped, Err: err}
 	}
-	run, err := b.send(ctx, req, func(id string) error {
-		return b.note(JournalEntry{Row: i, Key: key, State: JournalAccepted, RunID: id})
+	run, err := b.send(ctx, req, ref, func(id string) error {
+		return b.note(JournalEntry{Row: i, Key: key, State: JournalAccepted, RunID: id, WebhookRef: ref})
 	})
 	return b.ended(key, b.result(ctx, i, run, err))
 }
@@ -50,8 +56,9 @@ func (b *batch) resume(ctx context.Context, i int, key string, e JournalEntry) (
 	}
 	// Sent, and neither an answer nor an end recorded: it may have run.
 	return BatchResult{Index: i, Outcome: OutcomeUnknown, Resumed: true, Err: &OutcomeError{
-		Err:  fmt.Errorf("bitscale: row %d was being sent when an earlier batch with this journal ended", i),
-		note: "not sent again: it may or may not have run; check it, then list it in BatchOptions.Resend if it did not",
+		Err:        fmt.Errorf("bitscale: row %d was being sent when an earlier batch with this journal ended", i),
+		note:       "not sent again: it may or may not have run; check it, then list it in BatchOptions.Resend if it did not",
+		WebhookRef: e.WebhookRef,
 	}}, true
 }
 
@@ -78,11 +85,13 @@ func (b *batch) follow(ctx context.Context, i int, runID string) BatchResult {
 func (b *batch) replay(e JournalEntry) BatchResult {
 	res := BatchResult{Index: e.Row, Outcome: e.Outcome, Run: e.Run, Credits: e.Credits, Resumed: true}
 	if e.Run != nil {
+		e.Run.WebhookRef = e.WebhookRef // not part of the run's JSON
 		res.Outputs = b.grid.OutputsByName(e.Run)
 	}
 	switch {
 	case e.Outcome == OutcomeUnknown:
-		res.Err = &OutcomeError{Err: errors.New(e.Error), note: "recorded by an earlier batch with this journal; not sent again"}
+		res.Err = &OutcomeError{Err: errors.New(e.Error), WebhookRef: e.WebhookRef,
+			note: "recorded by an earlier batch with this journal; not sent again"}
 	case e.Run != nil && e.Run.Status == RunFailed:
 		res.Err = e.Run.failure()
 	case e.Error != "":
@@ -95,10 +104,14 @@ func (b *batch) replay(e JournalEntry) BatchResult {
 func (b *batch) ended(key string, res BatchResult) BatchResult {
 	e := JournalEntry{Row: res.Index, Key: key, State: JournalEnded, Outcome: res.Outcome, Run: res.Run, Credits: res.Credits}
 	if res.Run != nil {
-		e.RunID = res.Run.ID
+		e.RunID, e.WebhookRef = res.Run.ID, res.Run.WebhookRef
 	}
 	if res.Err != nil {
 		e.Error = res.Err.Error()
+		var oe *OutcomeError
+		if errors.As(res.Err, &oe) && oe.WebhookRef != "" {
+			e.WebhookRef = oe.WebhookRef
+		}
 	}
 	b.note(e) // on failure the batch stops; the result is still reported
 	return res

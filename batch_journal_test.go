@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -419,4 +420,57 @@ func TestRunBatchJournalRecordsASyncRunAnsweredBeforeItEnded(t *testing.T) {
 	require.Equal(t, bitscale.OutcomeCompleted, report.Results[0].Outcome, "%v", report.Results[0].Err)
 	assert.Equal(t, "run_7", report.Results[0].Run.ID)
 	assert.True(t, report.Results[0].Resumed)
+}
+
+func TestRunBatchJournalRecordsTheWebhookRefBeforeSending(t *testing.T) {
+	srv, c := fakeAndClient(t)
+	path := filepath.Join(t.TempDir(), "batch.journal")
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1), &bitscale.BatchOptions{
+		Async: true, WebhookURL: "https://hooks.example.com/bitscale", Journal: openJournal(t, path),
+	})
+	require.NoError(t, err)
+	sending := journalLines(t, path)[0]
+	require.Equal(t, bitscale.JournalSending, sending.State)
+	require.Len(t, sending.WebhookRef, 32)
+	runs := srv.Runs()
+	require.Len(t, runs, 1)
+	u, err := url.Parse(runs[0].WebhookURL)
+	require.NoError(t, err)
+	assert.Equal(t, sending.WebhookRef, u.Query().Get(bitscale.WebhookRefParam), "the ref recorded is the one sent")
+	assert.Equal(t, sending.WebhookRef, report.Results[0].Run.WebhookRef)
+
+	// A batch that ended while the row was being sent left only that
+	// entry: the rerun cannot know whether it ran, but gives the ref its
+	// delivery would carry.
+	caught := filepath.Join(t.TempDir(), "caught.journal")
+	writeJournal(t, caught, []bitscale.JournalEntry{sending})
+	report, _ = c.Grids.RunBatch(context.Background(), "grid_001", leads(1), &bitscale.BatchOptions{
+		Async: true, WebhookURL: "https://hooks.example.com/bitscale", Journal: openJournal(t, caught),
+	})
+	assert.Len(t, srv.Runs(), 1, "nothing is sent again")
+	require.Equal(t, bitscale.OutcomeUnknown, report.Results[0].Outcome)
+	var oe *bitscale.OutcomeError
+	require.ErrorAs(t, report.Results[0].Err, &oe)
+	assert.Equal(t, sending.WebhookRef, oe.WebhookRef)
+
+	// A row whose answer is lost while the batch runs ends unknown with
+	// its ref, and a rerun replays it so.
+	lost := filepath.Join(t.TempDir(), "lost.journal")
+	srv.InjectFault(fakeserver.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: fakeserver.FaultReset, AfterHandling: true})
+	opts := &bitscale.BatchOptions{Async: true, WebhookURL: "https://hooks.example.com/bitscale", Journal: openJournal(t, lost)}
+	report, _ = c.Grids.RunBatch(context.Background(), "grid_001", leads(2)[1:], opts)
+	require.Equal(t, bitscale.OutcomeUnknown, report.Results[0].Outcome, "%v", report.Results[0].Err)
+	require.ErrorAs(t, report.Results[0].Err, &oe)
+	ref := oe.WebhookRef
+	require.Len(t, ref, 32)
+	u, err = url.Parse(srv.Runs()[1].WebhookURL)
+	require.NoError(t, err)
+	assert.Equal(t, ref, u.Query().Get(bitscale.WebhookRefParam))
+
+	opts.Journal = openJournal(t, lost)
+	report, _ = c.Grids.RunBatch(context.Background(), "grid_001", leads(2)[1:], opts)
+	assert.Len(t, srv.Runs(), 2, "nothing is sent again")
+	require.True(t, report.Results[0].Resumed)
+	require.ErrorAs(t, report.Results[0].Err, &oe)
+	assert.Equal(t, ref, oe.WebhookRef)
 }

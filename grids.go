@@ -206,12 +206,21 @@ func (s *GridsService) runSync(ctx context.Context, gridID string, req *RunReque
 // matched to this call even though the answer was lost. req is not
 // modified.
 func (s *GridsService) RunAsync(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
-	ref := ""
-	if req != nil && req.WebhookURL != "" {
+	return s.runAsync(ctx, gridID, req, "")
+}
+
+// runAsync is RunAsync with the webhook ref to add, or "" for a new one: a
+// batch records the ref before the run is sent.
+func (s *GridsService) runAsync(ctx context.Context, gridID string, req *RunRequest, ref string) (*Run, *Response, error) {
+	if req == nil || req.WebhookURL == "" {
+		ref = ""
+	} else {
 		if err := s.client.checkWebhookURL("req.WebhookURL", req.WebhookURL); err != nil {
 			return nil, nil, err
 		}
-		ref = newWebhookRef()
+		if ref == "" {
+			ref = newWebhookRef()
+		}
 		withRef := *req
 		withRef.WebhookURL = addWebhookRef(req.WebhookURL, ref)
 		req = &withRef

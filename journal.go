@@ -55,6 +55,10 @@ type JournalEntry struct {
 	State JournalState `json:"state"` //
 	RunID string       `json:"run_id,omitempty"`
 
+	// WebhookRef is the ref added to the webhook URL of a row whose result
+	// goes to a webhook (Run.WebhookRef), recorded before it is sent.
+	WebhookRef string `json:"webhook_ref,omitempty"`
+
 	// With JournalEnded, how the row ended.
 	Outcome Outcome `json:"outcome,omitempty"`
 	Run     *Run    `json:"run,omitempty"`
