@@ -41,6 +41,17 @@ type BatchOptions struct {
 	// checking before large runs.
 	MinCredits int
 
+	// MaxCredits, when positive, is the most credits the rows sent by this
+	// batch may spend: a row is not sent when the credits spent so far,
+	// plus what the rows running may cost, could pass it, and the batch
+	// then stops with ErrCreditLimit. A row's cost is learned from the
+	// rows that end: until one has cost credits, rows are sent one at a
+	// time; then each running row, and each row whose outcome is unknown,
+	// counts as the dearest row seen. Rows resumed from a journal do not
+	// count. It cannot be used with WebhookURL, whose rows end before their
+	// cost is known.
+	MaxCredits int
+
 	// OnResult, if set, is called with each row's result as it ends, and
 	// then with each row not attempted. With Ordered, it is called in row
 	// order instead: a result waits for the rows before it, which suits
@@ -149,7 +160,8 @@ type BatchReport struct {
 	// Stopped is what ended the batch early: an error that makes the
 	// remaining rows pointless (set even when it came on the last row, so
 	// that a batch refused at its end is not taken for a success), the
-	// context's error, or ErrBatchStopped. It is nil when nothing did.
+	// context's error, ErrBatchStopped or ErrCreditLimit. It is nil when
+	// nothing did.
 	Stopped error
 }
 
@@ -248,6 +260,7 @@ type batch struct {
 	window  chan struct{}      // with Ordered, rows started and not yet reported
 	next    int                // with Ordered, the next row to report
 	pending map[int]heldResult // with Ordered, rows ended before their turn
+	budget  *budget            // with MaxCredits
 
 	mu      sync.Mutex
 	stopErr error         // the first reason dispatching ended
@@ -288,6 +301,14 @@ func (s *GridsService) newBatch(ctx context.Context, gridID string, opts *BatchO
 		if err := s.client.checkWebhookURL("opts.WebhookURL", b.opts.WebhookURL); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case b.opts.MaxCredits < 0:
+		return nil, &ArgumentError{Name: "opts.MaxCredits", Reason: "must not be negative"}
+	case b.opts.MaxCredits > 0 && b.opts.WebhookURL != "":
+		return nil, &ArgumentError{Name: "opts.MaxCredits", Reason: "cannot be kept with opts.WebhookURL: a row's cost comes with its delivery"}
+	case b.opts.MaxCredits > 0:
+		b.budget = newBudget(b.opts.MaxCredits)
 	}
 	if b.opts.Journal == nil && len(b.opts.Resend) > 0 {
 		return nil, &ArgumentError{Name: "opts.Resend", Reason: "needs opts.Journal, which says which rows may have run"}
@@ -463,8 +484,11 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 		return BatchResult{Index: i, Outcome: OutcomeFailed, Err: err}
 	}
 	if b.opts.Journal == nil {
+		if res, ok := b.withinBudget(ctx, i); !ok {
+			return res
+		}
 		run, err := b.send(ctx, req, "", nil)
-		return b.result(ctx, i, run, err)
+		return b.spend(b.result(ctx, i, run, err))
 	}
 	return b.runJournaled(ctx, i, req)
 }

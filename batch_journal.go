@@ -24,6 +24,9 @@ func (b *batch) runJournaled(ctx context.Context, i int, req *RunRequest) BatchR
 			return res
 		}
 	}
+	if res, ok := b.withinBudget(ctx, i); !ok {
+		return res // before it is recorded as being sent
+	}
 	// A run whose result goes to a webhook is recorded with its ref, so
 	// that should its answer be lost, its delivery can still be told.
 	ref := ""
@@ -31,12 +34,12 @@ func (b *batch) runJournaled(ctx context.Context, i int, req *RunRequest) BatchR
 		ref = newWebhookRef()
 	}
 	if err := b.note(JournalEntry{Row: i, Key: key, State: JournalSending, WebhookRef: ref}); err != nil {
-		return BatchResult{Index: i, Outcome: OutcomeSkipped, Err: err}
+		return b.spend(BatchResult{Index: i, Outcome: OutcomeSkipped, Err: err})
 	}
 	run, err := b.send(ctx, req, ref, func(id string) error {
 		return b.note(JournalEntry{Row: i, Key: key, State: JournalAccepted, RunID: id, WebhookRef: ref})
 	})
-	return b.ended(key, b.result(ctx, i, run, err))
+	return b.spend(b.ended(key, b.result(ctx, i, run, err)))
 }
 
 // resume settles a row from its journal entry, e, and reports whether it
