@@ -86,7 +86,7 @@ func enrichFileContext(ctx context.Context, t *testing.T, stop <-chan struct{}, 
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args = append([]string{"-run", "-poll", "5ms"}, args...)
-	err := run(ctx, args, &stdout, &stderr, stop)
+	err := run(ctx, args, os.Getenv, &stdout, &stderr, stop)
 	t.Logf("run %q: %v\nstdout:\n%sstderr:\n%s", args, err, stdout.String(), stderr.String())
 	return result{stdout.String(), stderr.String(), err}
 }
@@ -804,7 +804,7 @@ func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n")
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, &stdout, &stderr, nil); err != nil {
+	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, os.Getenv, &stdout, &stderr, nil); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	want := "Checked 2 rows of " + in + " against grid Lead Enrichment — Q1 (grid_001): 1 would be sent, 1 would fail.\n" +
@@ -865,7 +865,7 @@ func TestEnrichExitStatus(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := cli(context.Background(), tt.args, &stdout, &stderr, nil); code != tt.code {
+			if code := cli(context.Background(), tt.args, os.Getenv, &stdout, &stderr, nil); code != tt.code {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
