@@ -26,17 +26,28 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL", "bitscale_status", "bitscale_error"}
 
-// startFake starts a fake BitScale server and points the environment at it,
-// so that run takes the path it takes with a real API key.
+// startFake starts a fake BitScale server for a test; environ points the
+// program at it.
 func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
 	t.Helper()
 	srv := bitscaletest.NewServer(fakeOptions(opts...)...)
 	t.Cleanup(srv.Close)
-	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
-	t.Setenv("BITSCALE_BASE_URL", srv.URL())
-	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
-	t.Setenv("BITSCALE_GRID_ID", "")
 	return srv
+}
+
+// environ returns the environment, as os.Getenv gives it, that points the
+// program at srv, so that run takes the path it takes with a real API key;
+// with srv nil, an environment without a key.
+func environ(srv *bitscaletest.Server) func(string) string {
+	env := map[string]string{}
+	if srv != nil {
+		env = map[string]string{
+			"BITSCALE_API_KEY":      srv.APIKey(),
+			"BITSCALE_BASE_URL":     srv.URL(),
+			"BITSCALE_WORKSPACE_ID": bitscaletest.SeedWorkspaceID,
+		}
+	}
+	return func(k string) string { return env[k] }
 }
 
 // fakeOptions returns the options of a test's fake: async rows poll, so
@@ -74,19 +85,20 @@ type result struct {
 	err            error
 }
 
-// enrichFile calls run with args, as main does, and stop for Ctrl-C. The
-// tests point BITSCALE_API_KEY at a fake, so -run is given, and -poll
-// short, so that async rows end soon after the fake's runs.
-func enrichFile(t *testing.T, stop <-chan struct{}, args ...string) result {
+// enrichFile calls run with args, as main does, pointed at srv, and stop
+// for Ctrl-C. With srv, BITSCALE_API_KEY points at a fake, so -run is
+// given, and -poll short, so that async rows end soon after the fake's
+// runs.
+func enrichFile(t *testing.T, srv *bitscaletest.Server, stop <-chan struct{}, args ...string) result {
 	t.Helper()
-	return enrichFileContext(context.Background(), t, stop, args...)
+	return enrichFileContext(context.Background(), t, srv, stop, args...)
 }
 
-func enrichFileContext(ctx context.Context, t *testing.T, stop <-chan struct{}, args ...string) result {
+func enrichFileContext(ctx context.Context, t *testing.T, srv *bitscaletest.Server, stop <-chan struct{}, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args = append([]string{"-run", "-poll", "5ms"}, args...)
-	err := run(ctx, args, os.Getenv, &stdout, &stderr, stop)
+	err := run(ctx, args, environ(srv), &stdout, &stderr, stop)
 	t.Logf("run %q: %v\nstdout:\n%sstderr:\n%s", args, err, stdout.String(), stderr.String())
 	return result{stdout.String(), stderr.String(), err}
 }
@@ -180,10 +192,11 @@ func statuses(output [][]string) map[string]int {
 }
 
 func TestEnrichAll(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := leads(t)
 
-	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -239,6 +252,7 @@ func TestEnrichAll(t *testing.T) {
 }
 
 func TestEnrichResumesAfterStop(t *testing.T) {
+	t.Parallel()
 	const stopAfter = 30
 	var (
 		calls atomic.Int32
@@ -253,7 +267,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	in, out := leads(t)
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
 
-	r := enrichFile(t, stop, args...)
+	r := enrichFile(t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -270,7 +284,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	checkSummary(t, r.stdout, map[string]int{"completed": n, "not run yet": 200 - n, "credits consumed": 12 * n})
 
 	first, _ := os.ReadFile(out)
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -292,6 +306,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 }
 
 func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
+	t.Parallel()
 	const cancelAt = 30
 	var (
 		calls     atomic.Int32
@@ -316,7 +331,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	// A sync row abandoned stays unknown: the API cannot look it up.
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out}
 
-	r := enrichFileContext(ctx, t, stop, args...)
+	r := enrichFileContext(ctx, t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -335,7 +350,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	first := output
 	notRunBefore := statuses(first)[notRun] // rows abandoned before they were sent
 
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -365,8 +380,10 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 }
 
 func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
+	t.Parallel()
 	for _, concurrency := range []string{"1", "4"} {
 		t.Run("concurrency="+concurrency, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 50*12); err != nil {
 				t.Fatal(err)
@@ -374,7 +391,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			in, out := leads(t)
 			args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", concurrency}
 
-			r := enrichFile(t, nil, args...)
+			r := enrichFile(t, srv, nil, args...)
 			if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 				t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
 			}
@@ -406,7 +423,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 100000); err != nil {
 				t.Fatal(err)
 			}
-			r = enrichFile(t, nil, args...)
+			r = enrichFile(t, srv, nil, args...)
 			if r.err != nil {
 				t.Fatalf("resumed run: %v", r.err)
 			}
@@ -441,6 +458,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 // every row has started; the rows refused must still be left for the next
 // run.
 func TestEnrichStopsOnTheLastRow(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 2*12); err != nil {
 		t.Fatal(err)
@@ -448,7 +466,7 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 		t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
 	}
@@ -460,7 +478,7 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12); err != nil {
 		t.Fatal(err)
 	}
-	if r = enrichFile(t, nil, args...); r.err != nil {
+	if r = enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
 	output := readCSV(t, out)
@@ -470,10 +488,11 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 }
 
 func TestEnrichWritesInvalidRowsAsFailed(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n\"  \",Blank Ltd\nGrace Hopper,\n")
 
-	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -509,13 +528,14 @@ func TestEnrichWritesInvalidRowsAsFailed(t *testing.T) {
 }
 
 func TestEnrichKeepsUnknownRows(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	// The first run is served, but its answer is lost.
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -527,7 +547,7 @@ func TestEnrichKeepsUnknownRows(t *testing.T) {
 
 	// Nothing is left to do: the unknown row is not sent again, but the
 	// summary still points at it.
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("second run: %v", r.err)
 	}
@@ -541,11 +561,11 @@ func TestEnrichKeepsUnknownRows(t *testing.T) {
 }
 
 func TestEnrichOnTheEmbeddedFake(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
-	t.Setenv("BITSCALE_GRID_ID", "")
+	t.Parallel()
+	var srv *bitscaletest.Server // none: the program starts its own
 	in, out := writeInput(t, "Full Name,Company\nJane Doe,Acme Corp\n")
 
-	r := enrichFile(t, nil, "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -559,6 +579,7 @@ func TestEnrichOnTheEmbeddedFake(t *testing.T) {
 }
 
 func TestEnrichRefusesAnotherOutput(t *testing.T) {
+	t.Parallel()
 	const header = "Full Name,Company,Enriched Email,LinkedIn URL,bitscale_status,bitscale_error\n"
 	const ada = "Ada Whitfield,Northwind Analytics,ada.whitfield@northwindanalytics.com,https://linkedin.com/in/adawhitfield,completed,\n"
 	for _, tt := range []struct {
@@ -570,12 +591,13 @@ func TestEnrichRefusesAnotherOutput(t *testing.T) {
 		{"cut short", header + strings.TrimSuffix(ada, "completed,\n") + "compl", "middle of a row"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			in, out := writeInput(t, "Full Name,Company\nAda Whitfield,Northwind Analytics\n")
 			if err := os.WriteFile(out, []byte(tt.existing), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+			r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
 			}
@@ -590,6 +612,7 @@ func TestEnrichRefusesAnotherOutput(t *testing.T) {
 }
 
 func TestEnrichRefusesBadArguments(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		input string
@@ -609,6 +632,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 			[]string{"-grid", "grid_001", "-in", "{in}", "-out", "{out}", "-min-credits", "1000000"}, "insufficient credits"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			in, out := writeInput(t, tt.input)
 			args := tt.args
@@ -619,7 +643,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 			for i := range args {
 				args[i] = files.Replace(args[i])
 			}
-			r := enrichFile(t, nil, args...)
+			r := enrichFile(t, srv, nil, args...)
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
 			}
@@ -631,6 +655,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 }
 
 func TestProgressOnATerminal(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	p := &progress{w: &buf, tty: true, every: 50, before: done{rows: 10, failed: 2, credits: 96}, total: 20}
 	p.update(bitscale.BatchProgress{Total: 10, Done: 1, Credits: 12})
@@ -644,6 +669,7 @@ func TestProgressOnATerminal(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		typ  bitscale.ColumnType
 		cell string
@@ -667,6 +693,7 @@ func TestValue(t *testing.T) {
 }
 
 func TestCell(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		v    any
 		want string
@@ -688,6 +715,7 @@ func TestCell(t *testing.T) {
 // A row abandoned while its async run was running is written as unknown;
 // the next run looks it up by its run ID, sends nothing, and rewrites it.
 func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
+	t.Parallel()
 	const cancelAt = 30
 	var (
 		calls     atomic.Int32
@@ -715,7 +743,7 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	// request and its answer, which would leave it unknown for good.
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFileContext(ctx, t, stop, args...)
+	r := enrichFileContext(ctx, t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -737,7 +765,7 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	}
 
 	close(release)
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -760,11 +788,12 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 
 // An unknown row is sent again only when named, and only if unknown.
 func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -776,7 +805,7 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 		{"3", "row 3 is not in the output yet"},
 		{"x", `"x" is not a row number`},
 	} {
-		r = enrichFile(t, nil, append(args, "-resend-unknown", tt.rows)...)
+		r = enrichFile(t, srv, nil, append(args, "-resend-unknown", tt.rows)...)
 		if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 			t.Errorf("-resend-unknown %s: err = %v, want one saying %q", tt.rows, r.err, tt.want)
 		}
@@ -785,7 +814,7 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 		t.Fatalf("the fake ran %d times, want 2", len(srv.Runs()))
 	}
 
-	r = enrichFile(t, nil, append(args, "-resend-unknown", "1")...)
+	r = enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...)
 	if r.err != nil {
 		t.Fatalf("resend: %v", r.err)
 	}
@@ -801,10 +830,11 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 
 // With a real key and no -run, nothing is sent: the rows are checked.
 func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n")
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, os.Getenv, &stdout, &stderr, nil); err != nil {
+	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, environ(srv), &stdout, &stderr, nil); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	want := "Checked 2 rows of " + in + " against grid Lead Enrichment — Q1 (grid_001): 1 would be sent, 1 would fail.\n" +
@@ -824,23 +854,24 @@ func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
 // A journal without its output, or an output its journal does not account
 // for, is refused: either way rows that ran could be sent again.
 func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
 	data, _ := os.ReadFile(out)
 
 	os.Remove(out)
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "records 2 rows sent for "+out+", which is missing") {
 		t.Errorf("without the output: err = %v, want the journal's rows named", r.err)
 	}
 
 	os.WriteFile(out, data, 0o644)
 	os.Remove(out + ".journal")
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "does not record row 1 of "+out+", which is completed") {
 		t.Errorf("without the journal: err = %v, want the row it does not record named", r.err)
 	}
@@ -850,7 +881,8 @@ func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
 }
 
 func TestEnrichExitStatus(t *testing.T) {
-	startFake(t)
+	t.Parallel()
+	srv := startFake(t)
 	in, out := leads(t)
 	for _, tt := range []struct {
 		name   string
@@ -864,8 +896,9 @@ func TestEnrichExitStatus(t *testing.T) {
 		{"no such grid", []string{"-run", "-grid", "grid_404", "-in", in, "-out", out}, 1, "enrich-csv: bitscale: GET /api/v1/grids/grid_404: 404 Not Found: GRID_NOT_FOUND"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			if code := cli(context.Background(), tt.args, os.Getenv, &stdout, &stderr, nil); code != tt.code {
+			if code := cli(context.Background(), tt.args, environ(srv), &stdout, &stderr, nil); code != tt.code {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
@@ -879,15 +912,16 @@ func TestEnrichExitStatus(t *testing.T) {
 // it died before it could rewrite the row: the next run writes it from the
 // journal, and sends nothing.
 func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	before, _ := os.ReadFile(out) // row 1 unknown
-	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); r.err != nil {
+	if r := enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if err := os.WriteFile(out, before, 0o644); err != nil { // as if killed before the rewrite
@@ -895,7 +929,7 @@ func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
 	}
 	runs := len(srv.Runs())
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -913,23 +947,24 @@ func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
 // A row named to resend but refused (no credits) surely did not run: the
 // next run sends it, unasked.
 func TestEnrichSendsAResentRowThatWasRefused(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
+	if r := enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...); !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 		t.Fatalf("resend without credits: err = %v, want insufficient credits", r.err)
 	}
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("rerun: %v", r.err)
 	}
 	if got := readCSV(t, out)[1][4]; got != "completed" {
@@ -944,6 +979,7 @@ func TestEnrichSendsAResentRowThatWasRefused(t *testing.T) {
 // A row refused for credits while a later one completed is written as not
 // run; the run says it is unfinished, and the next one sends the row.
 func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	// The first row is refused after the others have started, and ends
 	// after them.
@@ -951,7 +987,7 @@ func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
 		Status: 402, Code: "INSUFFICIENT_CREDITS", Message: "no credits", Delay: 100 * time.Millisecond})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "3"}
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) || !strings.Contains(r.err.Error(), "run the same command again") {
 		t.Errorf("err = %v, want the refusal and how to continue", r.err)
 	}
@@ -964,7 +1000,7 @@ func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
 	}
 	checkSummary(t, r.stdout, map[string]int{"completed": 2, "not run yet": 1})
 
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("rerun: %v", r.err)
 	}
 	output = readCSV(t, out)
