@@ -28,12 +28,25 @@ func leads(t *testing.T) (in, out string) {
 
 func writeInput(t *testing.T, name, data string) (in, out string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := tempDir(t)
 	in = filepath.Join(dir, name)
 	if err := os.WriteFile(in, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return in, filepath.Join(dir, "enriched"+filepath.Ext(name))
+}
+
+// tempDir returns a new directory, removed when t ends, in memory where
+// the system has a file system there. The tests kill processes, never the
+// machine, so what the journal syncs to a disk changes nothing they
+// assert; on a busy disk, each sync would only make them wait.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	if dir, err := os.MkdirTemp("/dev/shm", "bitscale-test-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return t.TempDir()
 }
 
 func readCSVFile(t *testing.T, path string) [][]string {
@@ -97,6 +110,7 @@ func checkOutput(t *testing.T, in, out string, want string) {
 }
 
 func TestEnrichCSV(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := leads(t)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out, "--concurrency", "8")
@@ -129,6 +143,7 @@ func TestEnrichCSV(t *testing.T) {
 }
 
 func TestEnrichJSONLinesStdinStdout(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	journal := filepath.Join(t.TempDir(), "leads.journal")
 	stdin := `{"Full Name": "Ada Lovelace", "Company": "Analytical Engines"}
@@ -171,6 +186,7 @@ func TestEnrichJSONLinesStdinStdout(t *testing.T) {
 }
 
 func TestEnrichDryRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, _ := writeInput(t, "leads.csv", "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nobody Ltd\nCharles Babbage,\n")
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "--dry-run")
@@ -202,6 +218,7 @@ func TestEnrichDryRun(t *testing.T) {
 }
 
 func TestEnrichRefusesAHeaderThatIsNotTheGrids(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name,Compnay\nAda Lovelace,Analytical Engines\n")
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out)
@@ -215,6 +232,7 @@ func TestEnrichRefusesAHeaderThatIsNotTheGrids(t *testing.T) {
 }
 
 func TestEnrichMaxCredits(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t) // a run costs 12 credits
 	in, out := leads(t)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out, "--concurrency", "8", "--max-credits", "100")
@@ -241,6 +259,7 @@ func TestEnrichMaxCredits(t *testing.T) {
 }
 
 func TestEnrichInterruptedThenResumed(t *testing.T) {
+	t.Parallel()
 	stop := make(chan struct{})
 	var started atomic.Int32
 	var once sync.Once
@@ -269,6 +288,7 @@ func TestEnrichInterruptedThenResumed(t *testing.T) {
 }
 
 func TestEnrichInsufficientCredits(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12*10); err != nil {
 		t.Fatal(err)
@@ -288,6 +308,7 @@ func TestEnrichInsufficientCredits(t *testing.T) {
 }
 
 func TestEnrichUnknownRowIsNotResent(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	// The first run happens, but its answer is lost.
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultError, Status: 502, AfterHandling: true})
@@ -319,6 +340,7 @@ func TestEnrichUnknownRowIsNotResent(t *testing.T) {
 }
 
 func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name\nAda Lovelace\n")
 	wantCode(t, cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out), exitOK)
@@ -340,6 +362,7 @@ func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
 }
 
 func TestEnrichRefusesAnOutputWithoutItsJournal(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name\nAda Lovelace\n")
 	wantCode(t, cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out), exitOK)

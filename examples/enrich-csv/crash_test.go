@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,16 @@ import (
 
 	"github.com/bitscale/bitscale-go/bitscaletest"
 )
+
+// asCommand, set in the environment, makes the test binary the program
+// itself, as main makes it, so that the crash test need not build it.
+const asCommand = "BITSCALE_TEST_AS_COMMAND"
+
+func init() {
+	if os.Getenv(asCommand) == "1" {
+		main() // exits
+	}
+}
 
 // TestEnrichSurvivesSIGKILL runs the real program on the 200 rows of
 // testdata/leads.csv, kills it with SIGKILL at random moments, starting it
@@ -34,9 +43,9 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 		t.Skip("SIGKILL is a Unix signal")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "enrich-csv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := os.Executable() // the program itself, with asCommand set
+	if err != nil {
+		t.Fatal(err)
 	}
 	const latency = 10 * time.Millisecond // of a run on the fake
 	for _, mode := range []struct {
@@ -53,7 +62,7 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 			srv := bitscaletest.NewServer(fakeOptions(mode.fake, bitscaletest.WithEnricher(k.enrich))...)
 			t.Cleanup(srv.Close)
 			env := append(os.Environ(), "BITSCALE_API_KEY="+srv.APIKey(), "BITSCALE_BASE_URL="+srv.URL(),
-				"BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=")
+				"BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=", asCommand+"=1")
 			in, out := leads(t)
 			args := append([]string{"-run", "-concurrency", "8", "-grid", "grid_001", "-in", in, "-out", out}, mode.args...)
 			const kills = 20
