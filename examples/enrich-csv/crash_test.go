@@ -21,9 +21,13 @@ import (
 const asCommand = "BITSCALE_TEST_AS_COMMAND"
 
 func init() {
-	if os.Getenv(asCommand) == "1" {
-		main() // exits
+	if os.Getenv(asCommand) != "1" {
+		return
 	}
+	if path := os.Getenv(heapReport); path != "" {
+		os.Exit(runReportingPeakHeap(path))
+	}
+	main() // exits
 }
 
 // TestEnrichSurvivesSIGKILL runs the real program on the 200 rows of
