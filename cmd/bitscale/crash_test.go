@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,14 @@ import (
 // asCommand, set in the environment, makes the test binary the command
 // itself, as main makes it, so that the crash test need not build it.
 const asCommand = "BITSCALE_TEST_AS_COMMAND"
+
+// noRaceSleep returns the GORACE setting, as an environment entry, that
+// keeps a test binary built with -race from sleeping a second before it
+// exits, as the race detector does by default: the program's every run
+// would take a second more.
+func noRaceSleep() string {
+	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
+}
 
 func init() {
 	if os.Getenv(asCommand) == "1" {
@@ -116,7 +125,7 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 
 // environ is the environment of the command, pointed at srv.
 func environ(srv *bitscaletest.Server) []string {
-	e := append(os.Environ(), asCommand+"=1")
+	e := append(os.Environ(), asCommand+"=1", noRaceSleep())
 	for k, v := range env(srv) {
 		e = append(e, k+"="+v)
 	}

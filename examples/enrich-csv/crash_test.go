@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,14 @@ import (
 // asCommand, set in the environment, makes the test binary the program
 // itself, as main makes it, so that the crash test need not build it.
 const asCommand = "BITSCALE_TEST_AS_COMMAND"
+
+// noRaceSleep returns the GORACE setting, as an environment entry, that
+// keeps a test binary built with -race from sleeping a second before it
+// exits, as the race detector does by default: the program's every run
+// would take a second more.
+func noRaceSleep() string {
+	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
+}
 
 func init() {
 	if os.Getenv(asCommand) != "1" {
@@ -66,7 +75,7 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 			srv := bitscaletest.NewServer(fakeOptions(mode.fake, bitscaletest.WithEnricher(k.enrich))...)
 			t.Cleanup(srv.Close)
 			env := append(os.Environ(), "BITSCALE_API_KEY="+srv.APIKey(), "BITSCALE_BASE_URL="+srv.URL(),
-				"BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=", asCommand+"=1")
+				"BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=", asCommand+"=1", noRaceSleep())
 			in, out := leads(t)
 			args := append([]string{"-run", "-concurrency", "8", "-grid", "grid_001", "-in", in, "-out", out}, mode.args...)
 			const kills = 20

@@ -80,7 +80,7 @@ func TestEnrichPeakHeap(t *testing.T) {
 		args = append(args, "-sync")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), asCommand+"=1", heapReport+"="+report, "BITSCALE_API_KEY="+srv.APIKey(),
+	cmd.Env = append(os.Environ(), asCommand+"=1", noRaceSleep(), heapReport+"="+report, "BITSCALE_API_KEY="+srv.APIKey(),
 		"BITSCALE_BASE_URL="+srv.URL(), "BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,7 +23,18 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests mostly wait, for the fake's runs and for the programs they
+	// start, rather than compute: unless told otherwise, run more of them
+	// at once than there are CPUs.
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "8")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL", "bitscale_status", "bitscale_error"}
 
@@ -55,7 +67,7 @@ func environ(srv *bitscaletest.Server) func(string) string {
 // opts.
 func fakeOptions(opts ...bitscaletest.Option) []bitscaletest.Option {
 	return append([]bitscaletest.Option{bitscaletest.WithRateLimit(1_000_000, time.Minute),
-		bitscaletest.WithRunDurations(0, time.Millisecond)}, opts...)
+		bitscaletest.WithRunDurations(0, 0)}, opts...)
 }
 
 // leads copies testdata/leads.csv to a new directory and returns the paths
