@@ -15,6 +15,13 @@ import (
 	"github.com/bitscale/bitscale-go/bitscaletest"
 )
 
+// startEnrichFake starts a fake whose async runs end as soon as they are
+// accepted, which spares enrich's rows a poll each.
+func startEnrichFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
+	t.Helper()
+	return startFake(t, append([]bitscaletest.Option{bitscaletest.WithRunDurations(0, 0)}, opts...)...)
+}
+
 // leads copies the SDK's testdata/leads.csv, 200 rows of Full Name and
 // Company, to a new directory, and returns it and an output beside it.
 func leads(t *testing.T) (in, out string) {
@@ -111,7 +118,7 @@ func checkOutput(t *testing.T, in, out string, want string) {
 
 func TestEnrichCSV(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	in, out := leads(t)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out, "--concurrency", "8")
 	wantCode(t, r, exitOK)
@@ -144,7 +151,7 @@ func TestEnrichCSV(t *testing.T) {
 
 func TestEnrichJSONLinesStdinStdout(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	journal := filepath.Join(t.TempDir(), "leads.journal")
 	stdin := `{"Full Name": "Ada Lovelace", "Company": "Analytical Engines"}
 {"Full Name": "Charles Babbage"}
@@ -187,7 +194,7 @@ func TestEnrichJSONLinesStdinStdout(t *testing.T) {
 
 func TestEnrichDryRun(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	in, _ := writeInput(t, "leads.csv", "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nobody Ltd\nCharles Babbage,\n")
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "--dry-run")
 	wantCode(t, r, exitPartial)
@@ -219,7 +226,7 @@ func TestEnrichDryRun(t *testing.T) {
 
 func TestEnrichRefusesAHeaderThatIsNotTheGrids(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name,Compnay\nAda Lovelace,Analytical Engines\n")
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out)
 	wantCode(t, r, exitUsage)
@@ -233,7 +240,7 @@ func TestEnrichRefusesAHeaderThatIsNotTheGrids(t *testing.T) {
 
 func TestEnrichMaxCredits(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t) // a run costs 12 credits
+	srv := startEnrichFake(t) // a run costs 12 credits
 	in, out := leads(t)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out, "--concurrency", "8", "--max-credits", "100")
 	wantCode(t, r, exitPartial)
@@ -263,7 +270,7 @@ func TestEnrichInterruptedThenResumed(t *testing.T) {
 	stop := make(chan struct{})
 	var started atomic.Int32
 	var once sync.Once
-	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+	srv := startEnrichFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
 		if started.Add(1) == 20 {
 			once.Do(func() { close(stop) }) // Ctrl-C
 		}
@@ -289,7 +296,7 @@ func TestEnrichInterruptedThenResumed(t *testing.T) {
 
 func TestEnrichInsufficientCredits(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12*10); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +316,7 @@ func TestEnrichInsufficientCredits(t *testing.T) {
 
 func TestEnrichUnknownRowIsNotResent(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	// The first run happens, but its answer is lost.
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultError, Status: 502, AfterHandling: true})
 	in, out := writeInput(t, "leads.csv", "Full Name,Company\nAda Lovelace,Analytical Engines\nCharles Babbage,\n")
@@ -341,7 +348,7 @@ func TestEnrichUnknownRowIsNotResent(t *testing.T) {
 
 func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name\nAda Lovelace\n")
 	wantCode(t, cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out), exitOK)
 	before, _ := os.ReadFile(out)
@@ -363,7 +370,7 @@ func TestEnrichRefusesAnotherInputsJournal(t *testing.T) {
 
 func TestEnrichRefusesAnOutputWithoutItsJournal(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t)
+	srv := startEnrichFake(t)
 	in, out := writeInput(t, "leads.csv", "Full Name\nAda Lovelace\n")
 	wantCode(t, cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out), exitOK)
 	if err := os.Remove(out + ".journal"); err != nil {
