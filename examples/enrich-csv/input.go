@@ -196,8 +196,8 @@ type previous struct {
 
 func (p *previous) len() int { return len(p.status.rows) }
 
-// rowStatuses are the status of each row, a byte a row: an index into the
-// rowStatuses seen, which are few.
+// rowStatuses hold the status of each row, a byte a row: an index into
+// the names of the statuses seen, which are few.
 type rowStatuses struct {
 	names []string
 	rows  []uint8

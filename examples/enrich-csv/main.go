@@ -312,7 +312,8 @@ func check(ctx context.Context, c *bitscale.Client, opts options, stdout io.Writ
 // It reads the input twice, a row at a time: once to count its rows and
 // check the output against it, and once as the batch takes the rows. Each
 // row is written as it ends, so that however large the files, it holds
-// about as many rows as run at once, and a byte for each row of the output.
+// about as many rows as run at once, a byte for each row of the output (its
+// status) and 8 for each row of the journal (where its last entry is).
 func enrich(ctx context.Context, c *bitscale.Client, opts options, stdout, stderr io.Writer, stop <-chan struct{}) error {
 	j, err := prepare(ctx, c, opts)
 	if err != nil {
