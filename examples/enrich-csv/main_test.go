@@ -752,9 +752,16 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+	var srv *bitscaletest.Server
+	srv = startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
 		if calls.Add(1) == cancelAt {
 			abandoned.Store(req.Inputs[bitscaletest.ColumnFullName])
+			// The fake runs the row as soon as it accepts it, maybe before
+			// its answer reaches the program: wait for the program to poll
+			// the run, which it does once it recorded the run's ID.
+			for polls := runPolls(srv); runPolls(srv) == polls; {
+				time.Sleep(time.Millisecond)
+			}
 			close(stop) // as a first Ctrl-C does
 			cancel()    // and a second
 			select {    // the run goes on after the program gave up on it
@@ -812,6 +819,17 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	if _, err := os.Stat(out + ".journal"); err != nil {
 		t.Errorf("the journal is not kept beside the output: %v", err)
 	}
+}
+
+// runPolls counts the requests for a run the fake received.
+func runPolls(srv *bitscaletest.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && strings.Contains(r.Path, "/runs/") {
+			n++
+		}
+	}
+	return n
 }
 
 // An unknown row is sent again only when named, and only if unknown.
