@@ -286,7 +286,8 @@ func TestEnrichInterruptedThenResumed(t *testing.T) {
 		t.Errorf("every row ran after the interruption")
 	}
 
-	r = cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out)
+	// The rest of the rows, eight at a time.
+	r = cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out, "--concurrency", "8")
 	wantCode(t, r, exitOK)
 	checkOutput(t, in, out, "completed")
 	if runs := checkNoneTwice(t, srv); len(runs) != 200 {
