@@ -103,7 +103,7 @@ type JournalFile struct {
 	// sync that began after its line was written has ended.
 	written, synced uint64
 	syncing         bool
-	synced1         *sync.Cond // signalled when a sync ends
+	syncEnded       *sync.Cond // signalled when a sync ends
 }
 
 // OpenJournalFile opens the journal at path, creating it if it does not
@@ -135,7 +135,7 @@ func OpenJournalFile(path string) (*JournalFile, error) {
 		}
 	}
 	j := &JournalFile{f: f, path: path}
-	j.synced1 = sync.NewCond(&j.mu)
+	j.syncEnded = sync.NewCond(&j.mu)
 	if err := j.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -306,7 +306,7 @@ func (j *JournalFile) syncThrough(n uint64) error {
 			return j.err
 		}
 		if j.syncing {
-			j.synced1.Wait()
+			j.syncEnded.Wait()
 			continue
 		}
 		j.syncing = true
@@ -321,7 +321,7 @@ func (j *JournalFile) syncThrough(n uint64) error {
 		if err == nil {
 			j.synced = through
 		}
-		j.synced1.Broadcast()
+		j.syncEnded.Broadcast()
 	}
 	return nil
 }
