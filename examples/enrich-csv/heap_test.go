@@ -70,18 +70,42 @@ func TestEnrichPeakHeap(t *testing.T) {
 	if err := writeLeads(in, *heapRows); err != nil {
 		t.Fatal(err)
 	}
-	report := filepath.Join(filepath.Dir(out), "heap")
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	args := []string{"-run", "-in", in, "-out", out, "-grid", "grid_001", "-concurrency", "8", "-poll", "1ms", "-every", strconv.Itoa(max(*heapRows/10, 1))}
 	if *heapSync {
 		args = append(args, "-sync")
 	}
+	env := []string{"BITSCALE_API_KEY=" + srv.APIKey(), "BITSCALE_BASE_URL=" + srv.URL(),
+		"BITSCALE_WORKSPACE_ID=" + bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID="}
+	peak, elapsed := peakHeap(t, args, env)
+	if n := len(srv.Runs()); n != *heapRows {
+		t.Errorf("the fake ran %d times, want %d", n, *heapRows)
+	}
+	t.Logf("%d rows (sync %v), concurrency 8, in %v: peak heap %.1f MiB", *heapRows, *heapSync, elapsed.Round(time.Second), float64(peak)/(1<<20))
+	// Run again, it reads the output and the journal through and finds
+	// every row done: what a run resuming a large output holds.
+	again, elapsed := peakHeap(t, args, env)
+	if n := len(srv.Runs()); n != *heapRows {
+		t.Errorf("the rerun sent %d runs, want none", n-*heapRows)
+	}
+	t.Logf("the rerun, every row done before (%v): peak heap %.1f MiB", elapsed.Round(time.Second), float64(again)/(1<<20))
+	for _, p := range []uint64{peak, again} {
+		if p >= maxPeakHeap {
+			t.Errorf("peak heap %.1f MiB, want under %d MiB", float64(p)/(1<<20), maxPeakHeap>>20)
+		}
+	}
+}
+
+// peakHeap runs the program with args and env added to the test's, and
+// returns its peak heap and how long it took.
+func peakHeap(t *testing.T, args, env []string) (uint64, time.Duration) {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(t.TempDir(), "heap")
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), asCommand+"=1", noRaceSleep(), heapReport+"="+report, "BITSCALE_API_KEY="+srv.APIKey(),
-		"BITSCALE_BASE_URL="+srv.URL(), "BITSCALE_WORKSPACE_ID="+bitscaletest.SeedWorkspaceID, "BITSCALE_GRID_ID=")
+	cmd.Env = append(append(os.Environ(), asCommand+"=1", noRaceSleep(), heapReport+"="+report), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -98,13 +122,7 @@ func TestEnrichPeakHeap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(srv.Runs()); n != *heapRows {
-		t.Errorf("the fake ran %d times, want %d", n, *heapRows)
-	}
-	t.Logf("%d rows (sync %v), concurrency 8, in %v: peak heap %.1f MiB", *heapRows, *heapSync, elapsed.Round(time.Second), float64(peak)/(1<<20))
-	if peak >= maxPeakHeap {
-		t.Errorf("peak heap %.1f MiB, want under %d MiB", float64(peak)/(1<<20), maxPeakHeap>>20)
-	}
+	return peak, elapsed
 }
 
 // writeLeads writes a CSV of n leads to path.
