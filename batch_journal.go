@@ -16,7 +16,7 @@ func (b *batch) runJournaled(ctx context.Context, i int, req *RunRequest) BatchR
 	}
 	if e, ok := b.opts.Journal.Last(i); ok {
 		if e.Key != key {
-			err := mismatch(i, b.grid.ID)
+			err := mismatch(i, b.grid.ID, e)
 			b.stop(err)
 			return BatchResult{Index: i, Outcome: OutcomeSkipped, Err: err}
 		}
@@ -151,14 +151,19 @@ func (b *batch) checkJournal(rows []map[string]any) error {
 			key, err = journalKey(b.grid.ID, req)
 		}
 		if err != nil || key != e.Key {
-			return mismatch(i, b.grid.ID)
+			return mismatch(i, b.grid.ID, e)
 		}
 	}
 	return b.checkResend(len(rows))
 }
 
-// mismatch is the error of a journal that recorded another row at i.
-func mismatch(i int, gridID string) error {
+// mismatch is the error of a journal whose entry e for row i is not of
+// the row given: it recorded another row, or could not read its entry back
+// (no key, and the reason in Error).
+func mismatch(i int, gridID string, e JournalEntry) error {
+	if e.Key == "" && e.Error != "" {
+		return fmt.Errorf("bitscale: batch journal: row %d: %s", i, e.Error)
+	}
 	return fmt.Errorf("%w: row %d is not the row it recorded for grid %s", ErrJournalMismatch, i, gridID)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -125,56 +124,51 @@ func (a *app) enrich(ctx context.Context, gridID, in string, f enrichFlags) erro
 	if err != nil {
 		return err
 	}
-	rows, batch, err := a.readInput(in, firstOf(f.inFormat, formatOf(in, formatCSV)), grid)
+	input, cols, err := a.readInput(in, firstOf(f.inFormat, formatOf(in, formatCSV)), grid)
 	if err != nil {
 		return err
 	}
+	defer input.close()
 	if f.dryRun {
-		return a.dryRun(grid, in, batch)
+		return a.dryRun(grid, input, cols)
 	}
-	return a.runBatch(ctx, c, grid, in, rows, batch, resend, f)
+	return a.runBatch(ctx, c, grid, input, cols, resend, f)
 }
 
-// readInput reads the input and returns its rows, and the rows as RunBatch
-// takes them. A header that does not fit the grid is refused, since every
-// row would fail.
-func (a *app) readInput(in, format string, grid *bitscale.Grid) (*rowsIn, []map[string]any, error) {
-	r := a.stdin
-	if in != "-" {
-		file, err := os.Open(in)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer file.Close()
-		r = file
-	}
-	rows, err := readRows(r, format, grid)
+// readInput opens the input and returns it with the grid's input column
+// each of its columns names. A header that does not fit the grid is
+// refused, since every row would fail.
+func (a *app) readInput(in, format string, grid *bitscale.Grid) (*input, []*bitscale.Column, error) {
+	input, err := openInput(in, a.stdin, format, grid)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", in, err)
+		return nil, nil, err
 	}
-	cols, err := inputColumns(grid, rows.header)
+	cols, err := inputColumns(grid, input.header)
 	if err != nil {
+		input.close()
 		return nil, nil, withCode(exitUsage, fmt.Errorf("%s: %w", in, err), "nothing was sent")
 	}
-	batch := make([]map[string]any, len(rows.rows))
-	for i, row := range rows.rows {
-		batch[i] = batchRow(rows.header, cols, row)
-	}
-	return rows, batch, nil
+	return input, cols, nil
 }
 
 // dryRun says what enrich would send, spending nothing: every row is
 // checked against the grid as RunBatch checks it before sending.
-func (a *app) dryRun(grid *bitscale.Grid, in string, batch []map[string]any) error {
+func (a *app) dryRun(grid *bitscale.Grid, in *input, cols []*bitscale.Column) error {
 	type badRow struct {
 		Row   int    `json:"row"`
 		Error string `json:"error"`
 	}
 	var bad []badRow
-	for i, row := range batch {
-		if _, err := grid.RunRequest(row); err != nil {
-			bad = append(bad, badRow{i + 1, oneLine(err.Error())})
+	n := 0
+	err := in.each(func(row []any) bool {
+		n++
+		if _, err := grid.RunRequest(batchRow(in.header, cols, row)); err != nil {
+			bad = append(bad, badRow{n, oneLine(err.Error())})
 		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.name, err)
 	}
 	if a.json {
 		if err := a.printJSON(struct {
@@ -182,12 +176,12 @@ func (a *app) dryRun(grid *bitscale.Grid, in string, batch []map[string]any) err
 			Rows      int      `json:"rows"`
 			WouldSend int      `json:"would_send"`
 			WouldFail []badRow `json:"would_fail"`
-		}{grid.ID, len(batch), len(batch) - len(bad), append([]badRow{}, bad...)}); err != nil {
+		}{grid.ID, n, n - len(bad), append([]badRow{}, bad...)}); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(a.stdout, "Checked %d rows of %s against grid %s (%s): %d would be sent, %d would fail.\n",
-			len(batch), in, grid.ID, grid.Name, len(batch)-len(bad), len(bad))
+			n, in.name, grid.ID, grid.Name, n-len(bad), len(bad))
 		for _, b := range bad {
 			fmt.Fprintf(a.stdout, "  row %d: %s\n", b.Row, b.Error)
 		}

@@ -11,18 +11,20 @@ import (
 	"github.com/bitscale/bitscale-go"
 )
 
-// runBatch runs the rows through RunBatch with the journal, writing each
-// row to the output as it ends, in input order. The output is written
-// whole on every run: rows that ended before come from the journal, and
-// nothing is sent for them.
-func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.Grid, in string,
-	rows *rowsIn, batch []map[string]any, resend []int, f enrichFlags) error {
+// runBatch runs the rows through RunBatchSeq with the journal, reading
+// each row as the batch takes it and writing each to the output as it
+// ends, in input order, so that it holds about as many rows as run at
+// once. The output is written whole on every run: rows that ended before
+// come from the journal, and nothing is sent for them.
+func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.Grid, input *input,
+	cols []*bitscale.Column, resend []int, f enrichFlags) error {
+	in, rows := input.name, input.rows
 	journal, err := bitscale.OpenJournalFile(f.journal)
 	if err != nil {
 		return err
 	}
 	defer journal.Close()
-	resendIdx, err := resendable(journal, resend, len(batch))
+	resendIdx, err := resendable(journal, resend, rows)
 	if err != nil {
 		return err
 	}
@@ -31,11 +33,11 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		return err
 	}
 	defer out.discard()
-	w := newRowWriter(out, firstOf(f.outFormat, formatOf(f.out, ""), firstOf(f.inFormat, formatOf(in, formatCSV))), rows, grid)
+	w := newRowWriter(out, firstOf(f.outFormat, formatOf(f.out, ""), input.format), input.header, grid)
 	if err := w.header(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Enriching %d rows of %s with grid %s (%s)", len(batch), in, grid.ID, grid.Name)
+	fmt.Fprintf(a.stderr, "Enriching %d rows of %s with grid %s (%s)", rows, in, grid.ID, grid.Name)
 	if journal.Len() > 0 {
 		fmt.Fprintf(a.stderr, ", continuing from %s", f.journal)
 	}
@@ -49,9 +51,10 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	if f.maxCredits > 0 {
 		bj = newBudget(journal, f.maxCredits, ctx.Done(), a.stop)
 	}
-	s := &summary{In: in, Out: f.out, Rows: len(batch), LookUp: []int{}, Blind: []int{}}
-	p := newProgress(a.stderr, len(batch), a.progressEvery)
-	report, err := c.Grids.RunBatch(ctx, grid.ID, batch, &bitscale.BatchOptions{
+	s := &summary{In: in, Out: f.out, Rows: rows, LookUp: []int{}, Blind: []int{}}
+	p := newProgress(a.stderr, rows, a.progressEvery)
+	src := newRowSource(input, cols)
+	report, err := c.Grids.RunBatchSeq(ctx, grid.ID, src.rows, &bitscale.BatchOptions{
 		Grid:        grid,
 		Concurrency: f.concurrency,
 		Async:       !f.sync,
@@ -60,10 +63,13 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		Resend:      resendIdx,
 		Ordered:     true,
 		Stop:        a.stop,
-		OnProgress:  p.update,
+		OnProgress: func(bp bitscale.BatchProgress) {
+			bp.Total = rows // RunBatchSeq cannot know it ahead
+			p.update(bp)
+		},
 		OnResult: func(res bitscale.BatchResult) {
 			s.add(res)
-			if w.write(res) != nil {
+			if w.write(res, src.take(res.Index)) != nil {
 				cancel()
 			}
 		},
@@ -73,11 +79,19 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		var argErr *bitscale.ArgumentError
 		switch {
 		case errors.Is(err, bitscale.ErrJournalMismatch):
-			return withCode(exitUsage, err, fmt.Sprintf("%s belongs to another input or grid: give each input its own output and journal", f.journal))
+			return mismatch(err, f)
 		case errors.As(err, &argErr):
 			return withCode(exitUsage, err, "")
 		}
 		return err
+	}
+	if errors.Is(report.Stopped, bitscale.ErrJournalMismatch) {
+		// The output is not replaced: the rows before the one refused
+		// are in the journal, and the rows after it were not sent.
+		return mismatch(report.Stopped, f)
+	}
+	if src.err != nil {
+		return src.err
 	}
 	if w.err != nil {
 		return fmt.Errorf("writing %s: %w", f.out, w.err)
@@ -86,10 +100,19 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		return err
 	}
 	s.Resumed, s.Credits = report.Resumed, report.Credits
+	// Rows the batch did not take from the input, having stopped, are not
+	// reported; they were not attempted either.
+	s.NotAttempted += rows - (s.Completed + s.Submitted + s.Failed + s.Refused + s.Unknown + s.NotAttempted)
 	if err := a.printSummary(s, f.out == "-"); err != nil {
 		return err
 	}
 	return a.batchError(ctx, c, report, s)
+}
+
+// mismatch is the error of a journal that records other rows than the
+// input's.
+func mismatch(err error, f enrichFlags) error {
+	return withCode(exitUsage, err, fmt.Sprintf("%s belongs to another input or grid: give each input its own output and journal", f.journal))
 }
 
 // resendable returns the batch indexes of rows, numbered from 1, after

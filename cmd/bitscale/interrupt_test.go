@@ -14,6 +14,7 @@ import (
 )
 
 func TestFirstCtrlCStopsEnrichSecondAbandons(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	a := newApp(strings.NewReader(""), &bytes.Buffer{}, &stderr, func(string) string { return "" })
 	a.graceful.Store(true)
@@ -43,6 +44,7 @@ func TestFirstCtrlCStopsEnrichSecondAbandons(t *testing.T) {
 }
 
 func TestCtrlCCancelsOtherCommandsAtOnce(t *testing.T) {
+	t.Parallel()
 	a := newApp(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" })
 	signals := make(chan os.Signal, 1)
 	stop := make(chan struct{})
@@ -74,6 +76,7 @@ func (w *cancelOn) Write(p []byte) (int, error) {
 }
 
 func TestRunsWaitInterrupted(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t, bitscaletest.WithRunDurations(time.Hour, time.Hour))
 	var run bitscale.Run
 	decode(t, cli(t, invocation{env: env(srv)}, "run", "grid_001", "--async", "--json", "-i", "Full Name=Jane Doe").stdout, &run)

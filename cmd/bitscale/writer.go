@@ -24,21 +24,20 @@ const (
 type rowWriter struct {
 	w       *bufio.Writer
 	format  string
-	in      *rowsIn
 	outputs []string // the grid's output columns, by name
 	columns []string // every column written
 	csv     *csv.Writer
 	err     error // the first write error
 }
 
-func newRowWriter(w io.Writer, format string, in *rowsIn, grid *bitscale.Grid) *rowWriter {
-	rw := &rowWriter{w: bufio.NewWriter(w), format: format, in: in}
+func newRowWriter(w io.Writer, format string, header []string, grid *bitscale.Grid) *rowWriter {
+	rw := &rowWriter{w: bufio.NewWriter(w), format: format}
 	for _, col := range grid.Columns {
 		if col.IsOutput {
 			rw.outputs = append(rw.outputs, col.Name)
 		}
 	}
-	rw.columns = slices.Concat(in.header, rw.outputs, []string{statusColumn, errorColumn, runIDColumn})
+	rw.columns = slices.Concat(header, rw.outputs, []string{statusColumn, errorColumn, runIDColumn})
 	if format == formatCSV {
 		rw.csv = csv.NewWriter(rw.w)
 	}
@@ -53,12 +52,12 @@ func (rw *rowWriter) header() error {
 	return rw.flush()
 }
 
-// write writes one row's result.
-func (rw *rowWriter) write(res bitscale.BatchResult) error {
+// write writes one row's result, after the row's values in the input.
+func (rw *rowWriter) write(res bitscale.BatchResult, row []any) error {
 	if rw.err != nil {
 		return rw.err
 	}
-	values := slices.Clone(rw.in.rows[res.Index])
+	values := slices.Clone(row)
 	for _, name := range rw.outputs {
 		values = append(values, res.Outputs[name])
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,21 +23,43 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests mostly wait, for the fake's runs and for the programs they
+	// start, rather than compute: unless told otherwise, run more of them
+	// at once than there are CPUs.
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "8")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var outHeader = []string{"Full Name", "Company", "Enriched Email", "LinkedIn URL", "bitscale_status", "bitscale_error"}
 
-// startFake starts a fake BitScale server and points the environment at it,
-// so that run takes the path it takes with a real API key.
+// startFake starts a fake BitScale server for a test; environ points the
+// program at it.
 func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
 	t.Helper()
 	srv := bitscaletest.NewServer(fakeOptions(opts...)...)
 	t.Cleanup(srv.Close)
-	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
-	t.Setenv("BITSCALE_BASE_URL", srv.URL())
-	t.Setenv("BITSCALE_WORKSPACE_ID", bitscaletest.SeedWorkspaceID)
-	t.Setenv("BITSCALE_GRID_ID", "")
 	return srv
+}
+
+// environ returns the environment, as os.Getenv gives it, that points the
+// program at srv, so that run takes the path it takes with a real API key;
+// with srv nil, an environment without a key.
+func environ(srv *bitscaletest.Server) func(string) string {
+	env := map[string]string{}
+	if srv != nil {
+		env = map[string]string{
+			"BITSCALE_API_KEY":      srv.APIKey(),
+			"BITSCALE_BASE_URL":     srv.URL(),
+			"BITSCALE_WORKSPACE_ID": bitscaletest.SeedWorkspaceID,
+		}
+	}
+	return func(k string) string { return env[k] }
 }
 
 // fakeOptions returns the options of a test's fake: async rows poll, so
@@ -44,7 +67,7 @@ func startFake(t *testing.T, opts ...bitscaletest.Option) *bitscaletest.Server {
 // opts.
 func fakeOptions(opts ...bitscaletest.Option) []bitscaletest.Option {
 	return append([]bitscaletest.Option{bitscaletest.WithRateLimit(1_000_000, time.Minute),
-		bitscaletest.WithRunDurations(time.Millisecond, 5*time.Millisecond)}, opts...)
+		bitscaletest.WithRunDurations(0, 0)}, opts...)
 }
 
 // leads copies testdata/leads.csv to a new directory and returns the paths
@@ -60,12 +83,25 @@ func leads(t *testing.T) (in, out string) {
 
 func writeInput(t *testing.T, csv string) (in, out string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := tempDir(t)
 	in, out = filepath.Join(dir, "leads.csv"), filepath.Join(dir, "enriched.csv")
 	if err := os.WriteFile(in, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return in, out
+}
+
+// tempDir returns a new directory, removed when t ends, in memory where
+// the system has a file system there. The tests kill processes, never the
+// machine, so what the journal syncs to a disk changes nothing they
+// assert; on a busy disk, each sync would only make them wait.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	if dir, err := os.MkdirTemp("/dev/shm", "enrich-csv-test-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return t.TempDir()
 }
 
 // result is what one call of run did.
@@ -74,19 +110,20 @@ type result struct {
 	err            error
 }
 
-// enrichFile calls run with args, as main does, and stop for Ctrl-C. The
-// tests point BITSCALE_API_KEY at a fake, so -run is given, and -poll
-// short, so that async rows end soon after the fake's runs.
-func enrichFile(t *testing.T, stop <-chan struct{}, args ...string) result {
+// enrichFile calls run with args, as main does, pointed at srv, and stop
+// for Ctrl-C. With srv, BITSCALE_API_KEY points at a fake, so -run is
+// given, and -poll short, so that async rows end soon after the fake's
+// runs.
+func enrichFile(t *testing.T, srv *bitscaletest.Server, stop <-chan struct{}, args ...string) result {
 	t.Helper()
-	return enrichFileContext(context.Background(), t, stop, args...)
+	return enrichFileContext(context.Background(), t, srv, stop, args...)
 }
 
-func enrichFileContext(ctx context.Context, t *testing.T, stop <-chan struct{}, args ...string) result {
+func enrichFileContext(ctx context.Context, t *testing.T, srv *bitscaletest.Server, stop <-chan struct{}, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	args = append([]string{"-run", "-poll", "5ms"}, args...)
-	err := run(ctx, args, &stdout, &stderr, stop)
+	args = append([]string{"-run", "-poll", "1ms"}, args...)
+	err := run(ctx, args, environ(srv), &stdout, &stderr, stop)
 	t.Logf("run %q: %v\nstdout:\n%sstderr:\n%s", args, err, stdout.String(), stderr.String())
 	return result{stdout.String(), stderr.String(), err}
 }
@@ -180,10 +217,11 @@ func statuses(output [][]string) map[string]int {
 }
 
 func TestEnrichAll(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := leads(t)
 
-	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -239,6 +277,7 @@ func TestEnrichAll(t *testing.T) {
 }
 
 func TestEnrichResumesAfterStop(t *testing.T) {
+	t.Parallel()
 	const stopAfter = 30
 	var (
 		calls atomic.Int32
@@ -253,7 +292,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	in, out := leads(t)
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
 
-	r := enrichFile(t, stop, args...)
+	r := enrichFile(t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -270,7 +309,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	checkSummary(t, r.stdout, map[string]int{"completed": n, "not run yet": 200 - n, "credits consumed": 12 * n})
 
 	first, _ := os.ReadFile(out)
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -292,6 +331,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 }
 
 func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
+	t.Parallel()
 	const cancelAt = 30
 	var (
 		calls     atomic.Int32
@@ -316,7 +356,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	// A sync row abandoned stays unknown: the API cannot look it up.
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out}
 
-	r := enrichFileContext(ctx, t, stop, args...)
+	r := enrichFileContext(ctx, t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -335,7 +375,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	first := output
 	notRunBefore := statuses(first)[notRun] // rows abandoned before they were sent
 
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -365,8 +405,10 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 }
 
 func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
+	t.Parallel()
 	for _, concurrency := range []string{"1", "4"} {
 		t.Run("concurrency="+concurrency, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 50*12); err != nil {
 				t.Fatal(err)
@@ -374,7 +416,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			in, out := leads(t)
 			args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", concurrency}
 
-			r := enrichFile(t, nil, args...)
+			r := enrichFile(t, srv, nil, args...)
 			if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 				t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
 			}
@@ -406,7 +448,9 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 100000); err != nil {
 				t.Fatal(err)
 			}
-			r = enrichFile(t, nil, args...)
+			// The rest of the rows, several at a time, whatever the first
+			// run did.
+			r = enrichFile(t, srv, nil, append(args, "-concurrency", "8")...)
 			if r.err != nil {
 				t.Fatalf("resumed run: %v", r.err)
 			}
@@ -441,6 +485,7 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 // every row has started; the rows refused must still be left for the next
 // run.
 func TestEnrichStopsOnTheLastRow(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 2*12); err != nil {
 		t.Fatal(err)
@@ -448,7 +493,7 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 		t.Fatalf("err = %v, want one matching ErrInsufficientCredits", r.err)
 	}
@@ -460,7 +505,7 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 12); err != nil {
 		t.Fatal(err)
 	}
-	if r = enrichFile(t, nil, args...); r.err != nil {
+	if r = enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
 	output := readCSV(t, out)
@@ -470,10 +515,11 @@ func TestEnrichStopsOnTheLastRow(t *testing.T) {
 }
 
 func TestEnrichWritesInvalidRowsAsFailed(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n\"  \",Blank Ltd\nGrace Hopper,\n")
 
-	r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -509,13 +555,14 @@ func TestEnrichWritesInvalidRowsAsFailed(t *testing.T) {
 }
 
 func TestEnrichKeepsUnknownRows(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	// The first run is served, but its answer is lost.
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -527,7 +574,7 @@ func TestEnrichKeepsUnknownRows(t *testing.T) {
 
 	// Nothing is left to do: the unknown row is not sent again, but the
 	// summary still points at it.
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("second run: %v", r.err)
 	}
@@ -541,11 +588,11 @@ func TestEnrichKeepsUnknownRows(t *testing.T) {
 }
 
 func TestEnrichOnTheEmbeddedFake(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
-	t.Setenv("BITSCALE_GRID_ID", "")
+	t.Parallel()
+	var srv *bitscaletest.Server // none: the program starts its own
 	in, out := writeInput(t, "Full Name,Company\nJane Doe,Acme Corp\n")
 
-	r := enrichFile(t, nil, "-in", in, "-out", out)
+	r := enrichFile(t, srv, nil, "-in", in, "-out", out)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -559,6 +606,7 @@ func TestEnrichOnTheEmbeddedFake(t *testing.T) {
 }
 
 func TestEnrichRefusesAnotherOutput(t *testing.T) {
+	t.Parallel()
 	const header = "Full Name,Company,Enriched Email,LinkedIn URL,bitscale_status,bitscale_error\n"
 	const ada = "Ada Whitfield,Northwind Analytics,ada.whitfield@northwindanalytics.com,https://linkedin.com/in/adawhitfield,completed,\n"
 	for _, tt := range []struct {
@@ -570,12 +618,13 @@ func TestEnrichRefusesAnotherOutput(t *testing.T) {
 		{"cut short", header + strings.TrimSuffix(ada, "completed,\n") + "compl", "middle of a row"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			in, out := writeInput(t, "Full Name,Company\nAda Whitfield,Northwind Analytics\n")
 			if err := os.WriteFile(out, []byte(tt.existing), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r := enrichFile(t, nil, "-grid", "grid_001", "-in", in, "-out", out)
+			r := enrichFile(t, srv, nil, "-grid", "grid_001", "-in", in, "-out", out)
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
 			}
@@ -590,6 +639,7 @@ func TestEnrichRefusesAnotherOutput(t *testing.T) {
 }
 
 func TestEnrichRefusesBadArguments(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		input string
@@ -609,6 +659,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 			[]string{"-grid", "grid_001", "-in", "{in}", "-out", "{out}", "-min-credits", "1000000"}, "insufficient credits"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := startFake(t)
 			in, out := writeInput(t, tt.input)
 			args := tt.args
@@ -619,7 +670,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 			for i := range args {
 				args[i] = files.Replace(args[i])
 			}
-			r := enrichFile(t, nil, args...)
+			r := enrichFile(t, srv, nil, args...)
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("err = %v, want one saying %q", r.err, tt.want)
 			}
@@ -631,6 +682,7 @@ func TestEnrichRefusesBadArguments(t *testing.T) {
 }
 
 func TestProgressOnATerminal(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	p := &progress{w: &buf, tty: true, every: 50, before: done{rows: 10, failed: 2, credits: 96}, total: 20}
 	p.update(bitscale.BatchProgress{Total: 10, Done: 1, Credits: 12})
@@ -644,6 +696,7 @@ func TestProgressOnATerminal(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		typ  bitscale.ColumnType
 		cell string
@@ -667,6 +720,7 @@ func TestValue(t *testing.T) {
 }
 
 func TestCell(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		v    any
 		want string
@@ -688,6 +742,7 @@ func TestCell(t *testing.T) {
 // A row abandoned while its async run was running is written as unknown;
 // the next run looks it up by its run ID, sends nothing, and rewrites it.
 func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
+	t.Parallel()
 	const cancelAt = 30
 	var (
 		calls     atomic.Int32
@@ -697,9 +752,16 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+	var srv *bitscaletest.Server
+	srv = startFake(t, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
 		if calls.Add(1) == cancelAt {
 			abandoned.Store(req.Inputs[bitscaletest.ColumnFullName])
+			// The fake runs the row as soon as it accepts it, maybe before
+			// its answer reaches the program: wait for the program to poll
+			// the run, which it does once it recorded the run's ID.
+			for polls := runPolls(srv); runPolls(srv) == polls; {
+				time.Sleep(time.Millisecond)
+			}
 			close(stop) // as a first Ctrl-C does
 			cancel()    // and a second
 			select {    // the run goes on after the program gave up on it
@@ -715,7 +777,7 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	// request and its answer, which would leave it unknown for good.
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
 
-	r := enrichFileContext(ctx, t, stop, args...)
+	r := enrichFileContext(ctx, t, srv, stop, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", r.err)
 	}
@@ -737,7 +799,8 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	}
 
 	close(release)
-	r = enrichFile(t, nil, args...)
+	// The rest of the rows, several at a time: none is caught any more.
+	r = enrichFile(t, srv, nil, append(args, "-concurrency", "8")...)
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
@@ -758,13 +821,25 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	}
 }
 
+// runPolls counts the requests for a run the fake received.
+func runPolls(srv *bitscaletest.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && strings.Contains(r.Path, "/runs/") {
+			n++
+		}
+	}
+	return n
+}
+
 // An unknown row is sent again only when named, and only if unknown.
 func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
@@ -776,7 +851,7 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 		{"3", "row 3 is not in the output yet"},
 		{"x", `"x" is not a row number`},
 	} {
-		r = enrichFile(t, nil, append(args, "-resend-unknown", tt.rows)...)
+		r = enrichFile(t, srv, nil, append(args, "-resend-unknown", tt.rows)...)
 		if r.err == nil || !strings.Contains(r.err.Error(), tt.want) {
 			t.Errorf("-resend-unknown %s: err = %v, want one saying %q", tt.rows, r.err, tt.want)
 		}
@@ -785,7 +860,7 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 		t.Fatalf("the fake ran %d times, want 2", len(srv.Runs()))
 	}
 
-	r = enrichFile(t, nil, append(args, "-resend-unknown", "1")...)
+	r = enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...)
 	if r.err != nil {
 		t.Fatalf("resend: %v", r.err)
 	}
@@ -801,10 +876,11 @@ func TestEnrichResendsOnlyTheUnknownRowsNamed(t *testing.T) {
 
 // With a real key and no -run, nothing is sent: the rows are checked.
 func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\n,Nameless Inc\n")
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, &stdout, &stderr, nil); err != nil {
+	if err := run(context.Background(), []string{"-grid", "grid_001", "-in", in, "-out", out}, environ(srv), &stdout, &stderr, nil); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	want := "Checked 2 rows of " + in + " against grid Lead Enrichment — Q1 (grid_001): 1 would be sent, 1 would fail.\n" +
@@ -824,23 +900,24 @@ func TestEnrichOnlyChecksWithoutRun(t *testing.T) {
 // A journal without its output, or an output its journal does not account
 // for, is refused: either way rows that ran could be sent again.
 func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("run: %v", r.err)
 	}
 	data, _ := os.ReadFile(out)
 
 	os.Remove(out)
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "records 2 rows sent for "+out+", which is missing") {
 		t.Errorf("without the output: err = %v, want the journal's rows named", r.err)
 	}
 
 	os.WriteFile(out, data, 0o644)
 	os.Remove(out + ".journal")
-	r = enrichFile(t, nil, args...)
+	r = enrichFile(t, srv, nil, args...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "does not record row 1 of "+out+", which is completed") {
 		t.Errorf("without the journal: err = %v, want the row it does not record named", r.err)
 	}
@@ -850,7 +927,8 @@ func TestEnrichRefusesAJournalThatDoesNotFitTheOutput(t *testing.T) {
 }
 
 func TestEnrichExitStatus(t *testing.T) {
-	startFake(t)
+	t.Parallel()
+	srv := startFake(t)
 	in, out := leads(t)
 	for _, tt := range []struct {
 		name   string
@@ -864,8 +942,9 @@ func TestEnrichExitStatus(t *testing.T) {
 		{"no such grid", []string{"-run", "-grid", "grid_404", "-in", in, "-out", out}, 1, "enrich-csv: bitscale: GET /api/v1/grids/grid_404: 404 Not Found: GRID_NOT_FOUND"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			if code := cli(context.Background(), tt.args, &stdout, &stderr, nil); code != tt.code {
+			if code := cli(context.Background(), tt.args, environ(srv), &stdout, &stderr, nil); code != tt.code {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
@@ -879,15 +958,16 @@ func TestEnrichExitStatus(t *testing.T) {
 // it died before it could rewrite the row: the next run writes it from the
 // journal, and sends nothing.
 func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	before, _ := os.ReadFile(out) // row 1 unknown
-	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); r.err != nil {
+	if r := enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if err := os.WriteFile(out, before, 0o644); err != nil { // as if killed before the rewrite
@@ -895,7 +975,7 @@ func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
 	}
 	runs := len(srv.Runs())
 
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -913,23 +993,24 @@ func TestEnrichWritesAResentRowFromTheJournal(t *testing.T) {
 // A row named to resend but refused (no credits) surely did not run: the
 // next run sends it, unasked.
 func TestEnrichSendsAResentRowThatWasRefused(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultReset, AfterHandling: true})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\n")
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := enrichFile(t, nil, append(args, "-resend-unknown", "1")...); !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
+	if r := enrichFile(t, srv, nil, append(args, "-resend-unknown", "1")...); !errors.Is(r.err, bitscale.ErrInsufficientCredits) {
 		t.Fatalf("resend without credits: err = %v, want insufficient credits", r.err)
 	}
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("rerun: %v", r.err)
 	}
 	if got := readCSV(t, out)[1][4]; got != "completed" {
@@ -944,6 +1025,7 @@ func TestEnrichSendsAResentRowThatWasRefused(t *testing.T) {
 // A row refused for credits while a later one completed is written as not
 // run; the run says it is unfinished, and the next one sends the row.
 func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	// The first row is refused after the others have started, and ends
 	// after them.
@@ -951,7 +1033,7 @@ func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
 		Status: 402, Code: "INSUFFICIENT_CREDITS", Message: "no credits", Delay: 100 * time.Millisecond})
 	in, out := writeInput(t, "Full Name,Company\nAda Lovelace,Analytical Engines\nGrace Hopper,Navy\nAlan Turing,Bletchley\n")
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "3"}
-	r := enrichFile(t, nil, args...)
+	r := enrichFile(t, srv, nil, args...)
 	if !errors.Is(r.err, bitscale.ErrInsufficientCredits) || !strings.Contains(r.err.Error(), "run the same command again") {
 		t.Errorf("err = %v, want the refusal and how to continue", r.err)
 	}
@@ -964,7 +1046,7 @@ func TestEnrichSendsRowsWrittenNotRun(t *testing.T) {
 	}
 	checkSummary(t, r.stdout, map[string]int{"completed": 2, "not run yet": 1})
 
-	if r := enrichFile(t, nil, args...); r.err != nil {
+	if r := enrichFile(t, srv, nil, args...); r.err != nil {
 		t.Fatalf("rerun: %v", r.err)
 	}
 	output = readCSV(t, out)

@@ -7,7 +7,7 @@
 // SDK against other clients: for each, its figures and their ratios to
 // the SDK's.
 //
-//	go run ./internal/benchreport         # everything, about three minutes
+//	go run ./internal/benchreport         # everything, about eleven minutes
 //	go run ./internal/benchreport -quick  # no polling, shorter benchmarks
 //
 // It measures:
@@ -21,7 +21,9 @@
 //     rate-limit gate on, beside the same program with it off;
 //   - the peak heap of a batch of 1,000,000 rows taken one at a time by
 //     Grids.RunBatchSeq, and of 200,000 rows that way beside Grids.RunBatch
-//     given them in a slice;
+//     given them in a slice; and of examples/enrich-csv enriching a CSV of
+//     1,000,000 rows on the fake, in a process of its own (most of the
+//     time the report takes);
 //   - how many polls Runs.PollUntilDone makes for runs of 2 s, 10 s and
 //     30 s, and how late it sees them end, with the default backoff beside
 //     a fixed one-second poll, and woken by the run's webhook in the same

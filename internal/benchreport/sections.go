@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -422,7 +424,41 @@ func batchSection(ctx context.Context, cfg config, t *table, log io.Writer) erro
 	name = fmt.Sprintf("Batch of %d rows with RunBatchSeq, concurrency %d", sizes.streamed, perf.BatchConcurrency)
 	t.add(row{name + ": peak heap", mib(big.PeakHeap), "", "", "< 64 MiB", yesNo(big.PeakHeap < 64<<20)})
 	t.add(row{name + ": time", duration(big.Elapsed.Round(time.Millisecond)), "", "", "", ""})
+
+	fmt.Fprintf(log, "running examples/enrich-csv on a CSV of %d rows\n", sizes.streamed)
+	peak, elapsed, err := enrichCSVPeak(ctx, sizes.streamed)
+	if err != nil {
+		return err
+	}
+	name = fmt.Sprintf("examples/enrich-csv on a CSV of %d rows, concurrency 8", sizes.streamed)
+	t.add(row{name + ": peak heap", mib(peak), "", "", "< 64 MiB", yesNo(peak < 64<<20)})
+	t.add(row{name + ": time", duration(elapsed), "", "", "", ""})
 	return nil
 }
+
+// enrichCSVPeak runs examples/enrich-csv's TestEnrichPeakHeap on a CSV of
+// n rows, which runs the program in a process of its own against the
+// fake, and returns the program's peak heap and how long it took.
+func enrichCSVPeak(ctx context.Context, n int) (peak uint64, elapsed time.Duration, err error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestEnrichPeakHeap$", "-v", "-timeout", "1h",
+		"github.com/bitscale/bitscale-go/examples/enrich-csv", "-heap-rows", strconv.Itoa(n))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("examples/enrich-csv: %w\n%s", err, out)
+	}
+	m := enrichCSVResult.FindSubmatch(out)
+	if m == nil {
+		return 0, 0, fmt.Errorf("examples/enrich-csv printed no peak heap:\n%s", out)
+	}
+	elapsed, err = time.ParseDuration(string(m[1]))
+	if err != nil {
+		return 0, 0, err
+	}
+	mb, err := strconv.ParseFloat(string(m[2]), 64)
+	return uint64(mb * (1 << 20)), elapsed, err
+}
+
+// enrichCSVResult is the line of TestEnrichPeakHeap with its figures.
+var enrichCSVResult = regexp.MustCompile(`, in (\S+): peak heap ([0-9.]+) MiB`)
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
