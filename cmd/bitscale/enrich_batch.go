@@ -47,10 +47,6 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 	// at once, rather than run rows whose results cannot be written.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var bj bitscale.BatchJournal = journal
-	if f.maxCredits > 0 {
-		bj = newBudget(journal, f.maxCredits, ctx.Done(), a.stop)
-	}
 	s := &summary{In: in, Out: f.out, Rows: rows, LookUp: []int{}, Blind: []int{}}
 	p := newProgress(a.stderr, rows, a.progressEvery)
 	src := newRowSource(input, cols)
@@ -59,7 +55,8 @@ func (a *app) runBatch(ctx context.Context, c *bitscale.Client, grid *bitscale.G
 		Concurrency: f.concurrency,
 		Async:       !f.sync,
 		Poll:        &bitscale.PollOptions{Interval: a.pollInterval()},
-		Journal:     bj,
+		Journal:     journal,
+		MaxCredits:  f.maxCredits,
 		Resend:      resendIdx,
 		Ordered:     true,
 		Stop:        a.stop,
@@ -140,7 +137,7 @@ func (a *app) batchError(ctx context.Context, c *bitscale.Client, report *bitsca
 	case why == nil:
 	case errors.Is(why, bitscale.ErrBatchStopped), errors.Is(why, context.Canceled):
 		return withCode(exitInterrupted, errors.New("interrupted"), fmt.Sprintf("rows not attempted: %d; %s", s.NotAttempted, again))
-	case errors.Is(why, errBudget):
+	case errors.Is(why, bitscale.ErrCreditLimit):
 		return withCode(exitPartial, fmt.Errorf("stopped at --max-credits: %d credits spent by this run", s.CreditsNow),
 			fmt.Sprintf("rows not attempted: %d; %s with a higher --max-credits", s.NotAttempted, again))
 	case errors.Is(why, bitscale.ErrInsufficientCredits):
