@@ -47,9 +47,11 @@ type BatchOptions struct {
 	// then stops with ErrCreditLimit. A row's cost is learned from the
 	// rows that end: until one has cost credits, rows are sent one at a
 	// time; then each running row, and each row whose outcome is unknown,
-	// counts as the dearest row seen. Rows resumed from a journal do not
-	// count. It cannot be used with WebhookURL, whose rows end before their
-	// cost is known.
+	// counts as the dearest row seen. Rows waiting for the budget go in no
+	// set order, so the rows held back are not always the last ones; they
+	// are never sent, and a journal sends them when the batch is run again.
+	// Rows resumed from a journal do not count. It cannot be used with
+	// WebhookURL, whose rows end before their cost is known.
 	MaxCredits int
 
 	// OnResult, if set, is called with each row's result as it ends, and
