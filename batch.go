@@ -42,12 +42,15 @@ type BatchOptions struct {
 	MinCredits int
 
 	// MaxCredits, when positive, is the most credits the rows sent by this
-	// batch may spend: a row is not sent when the credits spent so far,
-	// plus what the rows running may cost, could pass it, and the batch
-	// then stops with ErrCreditLimit. A row's cost is learned from the
-	// rows that end: until one has cost credits, rows are sent one at a
-	// time; then each running row, and each row whose outcome is unknown,
-	// counts as the dearest row seen. Rows waiting for the budget go in no
+	// batch may spend, as far as the costs seen tell: a row is not sent
+	// when the credits spent so far, plus what the rows running may cost,
+	// could pass it, and the batch then stops with ErrCreditLimit. A row's
+	// cost is learned from the rows that end: until one has cost credits,
+	// rows are sent one at a time; then each running row, and each row
+	// that may have spent credits without saying how many (its outcome
+	// unknown, or failed with no cost), counts as the dearest row seen. A
+	// row dearer than any before it can pass the limit, and a row of
+	// unknown outcome before any cost is known stops the batch. Rows waiting for the budget go in no
 	// set order, so the rows held back are not always the last ones; they
 	// are never sent, and a journal sends them when the batch is run again.
 	// Rows resumed from a journal do not count. It cannot be used with
@@ -112,8 +115,8 @@ const (
 	// running it again.
 	OutcomeUnknown Outcome = "unknown"
 	// OutcomeSkipped: the row was not attempted. Skipped rows are mostly
-	// the last ones, but a row dispatched just before the context ended
-	// can be skipped while later rows ran.
+	// the last ones, but a row dispatched just before the context ended,
+	// or held back by MaxCredits, can be skipped while later rows ran.
 	OutcomeSkipped Outcome = "skipped"
 )
 
@@ -395,7 +398,7 @@ func (b *batch) dispatch(ctx context.Context, rows iter.Seq[map[string]any], res
 		go func() {
 			defer wg.Done()
 			res := b.runRow(ctx, i, row)
-			if fatal(res.Err) || res.Outcome == OutcomeRefused {
+			if stops(res) {
 				b.stop(res.Err)
 			}
 			results <- res
@@ -449,6 +452,12 @@ func unreached(err error) bool {
 		return apiErr.StatusCode == http.StatusTooManyRequests
 	}
 	return err != nil && (errors.Is(err, errGate) || !connected(err))
+}
+
+// stops reports whether a row's result ends dispatching: the batch cannot
+// go on.
+func stops(res BatchResult) bool {
+	return fatal(res.Err) || res.Outcome == OutcomeRefused
 }
 
 // fatal reports whether err would fail every other row of the batch too.

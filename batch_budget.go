@@ -10,47 +10,64 @@ import (
 // whose run could have taken the credits spent past BatchOptions.MaxCredits.
 var ErrCreditLimit = errors.New("bitscale: the batch's credit limit could be passed")
 
-// budget keeps a batch's spending within BatchOptions.MaxCredits. What a
-// row costs is known only once one ends: until then one row runs at a
-// time, and then each running row counts as the dearest row seen, as does
-// each row whose outcome is unknown, even one that ended before any cost
-// was known.
+// budget keeps a batch's spending within BatchOptions.MaxCredits, as far as
+// the costs seen tell. What a row costs is known only once one ends with
+// its cost: until then one row runs at a time, and then each running row
+// counts as the dearest row seen, as does each row that may have spent
+// credits without saying how many (its outcome unknown, or failed without
+// a cost). Such a row before any cost is known stops the batch: it may
+// have spent anything.
 type budget struct {
-	max int
+	limit int
 
 	mu      sync.Mutex
-	spent   int           // by the rows of this batch that ended known
-	unknown int           // rows of this batch that ended unknown
+	spent   int           // by the rows of this batch that ended with a cost
+	unknown int           // rows of this batch that may have spent an unknown amount
 	perRow  int           // the most a row has cost; 0 until one cost credits
 	running int           // rows admitted and not ended
 	changed chan struct{} // closed when a row ends
 }
 
-func newBudget(max int) *budget {
-	return &budget{max: max, changed: make(chan struct{})}
+func newBudget(limit int) *budget {
+	return &budget{limit: limit, changed: make(chan struct{})}
 }
 
 // admit waits until the budget allows one more row to be sent, and
 // returns ErrCreditLimit when it never will. It gives up when ctx ends or
-// halt or stop is closed, returning ctx's error or ErrBatchStopped.
+// halt or stop is closed, even when the budget would allow the row,
+// returning ctx's error or ErrBatchStopped.
 func (b *budget) admit(ctx context.Context, halt, stop <-chan struct{}) error {
-	b.mu.Lock()
 	for {
-		switch {
-		case b.perRow > 0 && b.spent+(b.unknown+b.running+1)*b.perRow > b.max,
-			b.perRow == 0 && b.spent >= b.max:
-			b.mu.Unlock()
-			return ErrCreditLimit
-		case b.perRow > 0 || b.running == 0:
-			b.running++
-			b.mu.Unlock()
-			return nil
-		}
-		// Nothing learned of the cost yet: wait for the row running.
-		changed := b.changed
-		b.mu.Unlock()
 		select {
-		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-halt:
+			return ErrBatchStopped
+		case <-stop:
+			return ErrBatchStopped
+		default:
+		}
+		b.mu.Lock()
+		var err error
+		var wait chan struct{}
+		switch {
+		case b.perRow > 0 && b.spent+(b.unknown+b.running+1)*b.perRow > b.limit:
+			err = ErrCreditLimit
+		case b.perRow > 0:
+			b.running++
+		case b.running > 0:
+			wait = b.changed // no cost known yet: wait for the row running
+		case b.unknown > 0:
+			err = ErrCreditLimit
+		default:
+			b.running++ // the first row
+		}
+		b.mu.Unlock()
+		if wait == nil {
+			return err
+		}
+		select {
+		case <-wait:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-halt:
@@ -58,12 +75,11 @@ func (b *budget) admit(ctx context.Context, halt, stop <-chan struct{}) error {
 		case <-stop:
 			return ErrBatchStopped
 		}
-		b.mu.Lock()
 	}
 }
 
-// end notes that an admitted row ended, having cost credits, or with an
-// unknown outcome.
+// end notes that an admitted row ended, having cost credits, or an
+// unknown amount.
 func (b *budget) end(credits int, unknown bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -93,10 +109,17 @@ func (b *batch) withinBudget(ctx context.Context, i int) (BatchResult, bool) {
 }
 
 // spend tells the budget, if the batch has one, what an admitted row
-// cost, and returns its result.
+// cost, and returns its result. A result that stops the batch stops it
+// first, so that no row waiting for the budget is sent after it.
 func (b *batch) spend(res BatchResult) BatchResult {
-	if b.budget != nil {
-		b.budget.end(res.Credits, res.Outcome == OutcomeUnknown)
+	if b.budget == nil {
+		return res
 	}
+	if stops(res) {
+		b.stop(res.Err)
+	}
+	// A run that failed says nothing of its cost, and may have had one.
+	ranUncosted := res.Run != nil && res.Run.Status == RunFailed && res.Run.Credits == nil
+	b.budget.end(res.Credits, res.Outcome == OutcomeUnknown || ranUncosted)
 	return res
 }

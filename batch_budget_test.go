@@ -3,7 +3,10 @@ package bitscale_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bitscale/bitscale-go"
@@ -55,21 +58,78 @@ func TestRunBatchStaysWithinMaxCredits(t *testing.T) {
 	}
 }
 
+// runsLosingAnswer serves runs of one input column that complete costing
+// 12 credits, but for the answers to the POSTs numbered in lost (from 1),
+// whose connection it closes once the run is counted. It returns the
+// number of POSTs.
+func runsLosingAnswer(t *testing.T, lost ...int32) (*bitscale.Client, *atomic.Int32) {
+	var posts atomic.Int32
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(lost, posts.Add(1)) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		serveJSON(200, []byte(`{"run_id":"r","status":"completed","outputs":{},"credits":{"consumed":12,"remaining":1000}}`))(w, r)
+	}))
+	return c, &posts
+}
+
+var oneInput = &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
+	{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
+}}
+
+func inRows(n int) []map[string]any {
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		rows[i] = map[string]any{"In": fmt.Sprint(i)}
+	}
+	return rows
+}
+
 func TestRunBatchMaxCreditsCountsAnUnknownRowAsTheDearest(t *testing.T) {
 	t.Parallel()
-	srv, c := fakeAndClient(t)
-	// The first run is carried out but its answer is lost, before any
-	// row's cost is known.
-	srv.InjectFault(fakeserver.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: fakeserver.FaultReset, AfterHandling: true})
-	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(10), &bitscale.BatchOptions{
-		MaxCredits: 40, Concurrency: 1,
+	c, posts := runsLosingAnswer(t, 2)
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", inRows(10), &bitscale.BatchOptions{
+		Grid: oneInput, MaxCredits: 40, Concurrency: 1,
 	})
 	require.ErrorIs(t, err, bitscale.ErrCreditLimit)
-	assert.Equal(t, bitscale.OutcomeUnknown, report.Results[0].Outcome)
-	assert.Equal(t, 2, report.Completed, "12 (unknown, counted as the dearest once known) + 12 + 12 = 36; a fourth would pass 40")
-	assert.Len(t, srv.Runs(), 3)
-	assert.Equal(t, 36, spentOnTheFake(srv))
-	assert.ErrorIs(t, report.Stopped, bitscale.ErrCreditLimit)
+	assert.Equal(t, 1, report.Unknown)
+	assert.Equal(t, 2, report.Completed, "12 + 12 (unknown, counted as the dearest) + 12 = 36; a fourth would pass 40")
+	assert.Equal(t, int32(3), posts.Load())
+}
+
+func TestRunBatchMaxCreditsStopsOnAnUnknownRowBeforeAnyCost(t *testing.T) {
+	t.Parallel()
+	c, posts := runsLosingAnswer(t, 1)
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", inRows(10), &bitscale.BatchOptions{
+		Grid: oneInput, MaxCredits: 20, Concurrency: 4,
+	})
+	require.ErrorIs(t, err, bitscale.ErrCreditLimit, "the first row may have spent anything")
+	assert.Equal(t, 1, report.Unknown)
+	assert.Equal(t, 9, report.Skipped)
+	assert.Equal(t, int32(1), posts.Load())
+}
+
+func TestRunBatchMaxCreditsSendsNothingAfterAFatalError(t *testing.T) {
+	t.Parallel()
+	srv, c := fakeAndClient(t)
+	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 0))
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(10), &bitscale.BatchOptions{
+		MaxCredits: 1000, Concurrency: 4,
+	})
+	require.ErrorIs(t, err, bitscale.ErrInsufficientCredits)
+	assert.Equal(t, 1, report.Refused)
+	assert.Equal(t, 9, report.Skipped)
+	posts := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost {
+			posts++
+		}
+	}
+	assert.Equal(t, 1, posts, "rows waiting for the first row's cost are not sent once it stopped the batch")
 }
 
 func TestRunBatchMaxCreditsRecordsNothingForRowsItHolds(t *testing.T) {

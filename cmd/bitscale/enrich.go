@@ -69,7 +69,7 @@ with --json it is a JSON object.`,
 	fl.StringVar(&f.inFormat, "in-format", "", "the input's format, csv or jsonl (default: by its name, else csv)")
 	fl.StringVar(&f.outFormat, "out-format", "", "the output's format, csv or jsonl (default: by its name, else the input's)")
 	fl.IntVar(&f.concurrency, "concurrency", bitscale.DefaultBatchConcurrency, "how many rows run at once")
-	fl.IntVar(&f.maxCredits, "max-credits", 0, "stop before the credits this run spends could pass `n` (0: no limit)")
+	fl.IntVar(&f.maxCredits, "max-credits", 0, "stop before the credits this run spends could pass `n`, each row counted at the dearest seen (0: no limit)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check every row against the grid and say what would be sent, spending nothing")
 	fl.DurationVar(&f.poll, "poll", 0, "the first wait between polls of an async run (default 500ms)")
 	fl.BoolVar(&f.sync, "sync", false, "run rows synchronously: fewer requests, but rows running when the program dies stay unknown")
