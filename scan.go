@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// The answers that can be large or frequent, a grid list, a grid and an
-// error, are decoded by hand from the body's bytes: encoding/json spends
+// The answers that can be large or frequent, a grid list, a grid, a run
+// and an error, are decoded by hand from the body's bytes: encoding/json spends
 // most of a large list's time in its scanner and in reflection. The hand
 // decoder takes only the plain case, which is nearly every answer: a
 // well-formed body, field names spelled as documented, numbers and strings
@@ -630,13 +630,15 @@ func decodeEnvelope(body []byte, v handDecoder, success **bool) bool {
 			*success = b
 			return s.boolean(b)
 		case "data":
+			if data {
+				// Given twice: encoding/json would merge them, or after a
+				// null decode the second into a map instead of v.
+				return false
+			}
+			data = true
 			if s.literal("null") {
 				return true
 			}
-			if data {
-				return false // given twice: encoding/json would merge them
-			}
-			data = true
 			return v.decodeJSON(&s)
 		}
 		return s.skip(1)

@@ -230,6 +230,7 @@ var runBodies = []string{
 	"{\"run_id\":\"run_22\",\"outputs\":{\"bad\xffname\":\"v\"}}",
 	`{"run_id":"run_23","outputs":{"a":-}}`,
 	`{"run_id":"run_24","outputs":{"a":01}}`,
+	`{"success":true,"data":null,"data":{"run_id":"run_25","status":"completed"}}`,
 }
 
 // errorBodies are error answers, as the API and gateways send them and
