@@ -102,8 +102,15 @@ func (c *Client) decode(resp *http.Response, body []byte, v any, rl RateLimit) e
 	if err := unmarshal(body, v); err != nil {
 		return err
 	}
-	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil
+	}
+	if !rv.Elem().IsZero() {
+		if !anonymousRun(v) {
+			return nil
+		}
+		rv.Elem().SetZero() // to be decoded from the envelope
 	}
 	env := struct {
 		Success *bool           `json:"success"`
@@ -125,7 +132,15 @@ func (c *Client) decode(resp *http.Response, body []byte, v any, rl RateLimit) e
 	return nil
 }
 
-// unmarshal decodes body into v, a grid or grid list by hand when it can
+// anonymousRun reports whether v is a run with neither an ID nor a status,
+// which every run answer has: it was decoded from an envelope, such as
+// {"success":false,"error":…}, whose error filled Run.Error.
+func anonymousRun(v any) bool {
+	r, ok := v.(*Run)
+	return ok && r.ID == "" && r.Status == ""
+}
+
+// unmarshal decodes body into v, by hand when it is a type decoded so
 // (see handDecoder). A number too large for a float64 in an
 // interface value, such as a run's outputs, does not lose the whole answer:
 // the body is decoded again keeping such numbers as json.Number, and the

@@ -314,7 +314,13 @@ func (s *GridsService) run(ctx context.Context, gridID string, req *RunRequest, 
 		Mode RunMode `json:"mode"`
 		*RunRequest
 	}{mode, req}
-	return send[Run](ctx, s.client, http.MethodPost, "grids/"+id+"/run", &body)
+	run, resp, err := send[Run](ctx, s.client, http.MethodPost, "grids/"+id+"/run", &body)
+	if err == nil && run.Status == "" {
+		// Taken for a run that ended, it would pass for one that ran.
+		err = &OutcomeError{Err: &DecodeError{Method: http.MethodPost, Path: resp.Request.URL.EscapedPath(),
+			StatusCode: resp.StatusCode, Err: errNoStatus}, note: "it was answered, but not with a run; not sent again"}
+	}
+	return run, resp, err
 }
 
 // gridSegment returns a grid's ID escaped for a path, or why there is

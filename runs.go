@@ -69,7 +69,10 @@ type Credits struct {
 // error is a *RunError with the run's own error.
 var ErrRunFailed = errors.New("bitscale: run failed")
 
-var errNoRunID = errors.New("the accepted run has no run_id")
+var (
+	errNoRunID  = errors.New("the accepted run has no run_id")
+	errNoStatus = errors.New("the answer has no run status")
+)
 
 // RunError is why a run failed. The API does not fix the shape of a run's
 // "error" field: a string becomes Message, and an object gives Code and
