@@ -130,7 +130,10 @@ func OpenJournalFile(path string) (*JournalFile, error) {
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrJournalLocked, path, err)
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("%w: %s", ErrJournalLocked, path)
+		}
+		return nil, fmt.Errorf("bitscale: locking journal %s: %w", path, err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The file's entry in its directory must last as its lines do.

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// errLocked is lockFile's error for a lock another open file holds.
+var errLocked = errors.New("held by another open file")
+
 // lockWait is how long lockFile tries for a lock held elsewhere.
 var lockWait = 250 * time.Millisecond
 
@@ -17,13 +20,21 @@ var lockWait = 250 * time.Millisecond
 // held by a child process this one is starting, which between fork and
 // exec shares every open file: the lock is tried for lockWait before it is
 // taken to be another batch's.
+//
+// It returns errLocked when the lock stays held, and the system's error
+// when it cannot lock at all (such as ENOLCK on some network file systems).
 func lockFile(f *os.File) error {
 	fd := int(f.Fd())
 	deadline := time.Now().Add(lockWait)
 	for {
 		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case !errors.Is(err, syscall.EWOULDBLOCK):
 			return err
+		case time.Now().After(deadline):
+			return errLocked
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
