@@ -22,7 +22,8 @@ type BatchOptions struct {
 	Concurrency int
 
 	// Async runs each row asynchronously and polls it with Poll, which
-	// suits grids slower than a request should wait.
+	// suits grids slower than a request should wait. Poll also follows a
+	// sync run the API answered before it ended.
 	Async bool
 	Poll  *PollOptions
 	// WebhookURL, with Async, has BitScale post each row's result there;
@@ -511,7 +512,7 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 // answered early. If it fails, the run is not waited for.
 func (b *batch) send(ctx context.Context, req *RunRequest, ref string, accepted func(runID string) error) (*Run, error) {
 	if !b.opts.Async {
-		run, _, err := b.client.Grids.runSync(ctx, b.grid.ID, req, accepted)
+		run, _, err := b.client.Grids.runSync(ctx, b.grid.ID, req, b.opts.Poll, accepted)
 		return run, err
 	}
 	req.WebhookURL = b.opts.WebhookURL

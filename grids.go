@@ -163,13 +163,13 @@ func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response
 // ErrOutcomeUnknown. Bad arguments are refused with an *ArgumentError
 // before any request.
 func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
-	return s.runSync(ctx, gridID, req, nil)
+	return s.runSync(ctx, gridID, req, nil, nil)
 }
 
-// runSync is Run. When the API answers before the run ends, accepted, if
-// set, hears of the run's ID before Run follows it; if it fails, the run
-// is not followed.
-func (s *GridsService) runSync(ctx context.Context, gridID string, req *RunRequest, accepted func(runID string) error) (*Run, *Response, error) {
+// runSync is Run, following a run the API answered before it ended with
+// poll. accepted, if set, hears of that run's ID first; if it fails, the
+// run is not followed.
+func (s *GridsService) runSync(ctx context.Context, gridID string, req *RunRequest, poll *PollOptions, accepted func(runID string) error) (*Run, *Response, error) {
 	run, resp, err := s.run(ctx, gridID, req, ModeSync)
 	if err != nil {
 		return run, resp, err
@@ -185,7 +185,7 @@ func (s *GridsService) runSync(ctx context.Context, gridID string, req *RunReque
 				return run, resp, &OutcomeError{Err: err, RunID: run.ID}
 			}
 		}
-		run, err = s.wait(ctx, gridID, run, nil)
+		run, err = s.wait(ctx, gridID, run, poll)
 		return run, resp, err
 	}
 	if run.Status == RunFailed {
