@@ -411,7 +411,7 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 			w.WriteHeader(503)
 			fmt.Fprintf(w, `{"error":{"code":"UNAVAILABLE","message":"busy, %s"}}`, key)
 		case "/api/v1/workspaces/ws_slow":
-			time.Sleep(300 * time.Millisecond)
+			<-r.Context().Done() // answers only once the client gives up
 		case "/api/v1/workspaces/ws_spent":
 			w.Header().Set("X-RateLimit-Limit", "10")
 			w.Header().Set("X-RateLimit-Remaining", "0")
@@ -422,14 +422,22 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 			conn, _, _ := hj.Hijack()
 			conn.Close()
 		}
-	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1), bitscale.WithAttemptTimeout(100*time.Millisecond))
+	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1))
 	ctx := context.Background()
 	var errs []error
 	_, _, err := c.Users.Me(ctx)
 	errs = append(errs, err)
 	_, _, err = c.Workspaces.Get(ctx, "ws_retry") // retried, logged, then returned
 	errs = append(errs, err)
-	_, _, err = c.Workspaces.Get(ctx, "ws_slow") // attempt timeouts
+	// A client of its own with a short attempt timeout, which only the
+	// server that never answers reaches.
+	slow, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL+"/api/v1/"), bitscale.WithWorkspaceID(testWorkspace),
+		bitscale.WithRetryWait(time.Millisecond, 20*time.Millisecond), bitscale.WithLogger(logger),
+		bitscale.WithMaxRetries(1), bitscale.WithAttemptTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	defer slow.CloseIdleConnections()
+	_, _, err = slow.Workspaces.Get(ctx, "ws_slow") // attempt timeouts
+	require.ErrorContains(t, err, "attempt timed out")
 	errs = append(errs, err)
 	_, _, err = c.Workspaces.List(ctx)
 	errs = append(errs, err)

@@ -15,7 +15,7 @@ import (
 
 func TestSequentialCallsShareOneConnection(t *testing.T) {
 	t.Parallel()
-	res, err := perf.Connections(1, 1000)
+	res, err := perf.Connections(1, 300)
 	if err != nil {
 		t.Fatal(err)
 	}

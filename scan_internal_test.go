@@ -141,6 +141,7 @@ func ptr(b *bool) string {
 }
 
 func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, body := range gridBodies {
 		checkHand[Grid](t, body)
 		checkHand[GridList](t, body)
@@ -149,6 +150,7 @@ func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
+	t.Parallel()
 	// The plain answers must not fall back, or nothing is gained.
 	for _, body := range gridBodies[:3] {
 		var g Grid
@@ -176,6 +178,7 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 }
 
 func TestParseUTCMatchesTimeParse(t *testing.T) {
+	t.Parallel()
 	days := []string{"2024-02-29", "2023-02-29", "2023-02-28", "2100-02-29", "2000-02-29", "2024-04-31",
 		"2024-12-31", "2024-00-10", "2024-01-00", "0000-01-01", "9999-12-31", "2024-1a-01"}
 	clocks := []string{"00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "1:00:000", "12:00:0x"}
@@ -210,6 +213,7 @@ func FuzzHandDecoder(f *testing.F) {
 }
 
 func TestUnescapedFindsEveryByte(t *testing.T) {
+	t.Parallel()
 	for n := 0; n <= 17; n++ {
 		for at := 0; at < n; at++ {
 			for c := 0; c < 256; c++ {
