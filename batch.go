@@ -261,6 +261,9 @@ type heldResult struct {
 }
 
 func (s *GridsService) newBatch(ctx context.Context, gridID string, opts *BatchOptions) (*batch, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	b := &batch{
 		client: s.client,
 		report: &BatchReport{},
@@ -467,11 +470,12 @@ func (b *batch) runRow(ctx context.Context, i int, row map[string]any) BatchResu
 }
 
 // send sends a row's run and, unless a webhook takes its result, waits for
-// it. accepted, if set, hears of an async run's ID as soon as it is known;
-// if it fails, the run is not waited for.
+// it. accepted, if set, hears of the run's ID as soon as it is known to
+// have been accepted and not ended: an async run's, or a sync run's the
+// API answered early. If it fails, the run is not waited for.
 func (b *batch) send(ctx context.Context, req *RunRequest, accepted func(runID string) error) (*Run, error) {
 	if !b.opts.Async {
-		run, _, err := b.client.Grids.Run(ctx, b.grid.ID, req)
+		run, _, err := b.client.Grids.runSync(ctx, b.grid.ID, req, accepted)
 		return run, err
 	}
 	req.WebhookURL = b.opts.WebhookURL

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,4 +361,62 @@ func TestRunBatchSendsAgainRowsThatNeverReachedTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, report.Completed)
 	assert.Zero(t, report.Resumed, "both rows were sent now")
+}
+
+func TestRunBatchJournalRecordsASyncRunAnsweredBeforeItEnded(t *testing.T) {
+	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
+		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
+	}}
+	rows := []map[string]any{{"In": "a"}}
+	var posts atomic.Int32
+	polled := make(chan struct{}, 1)
+	ended := false // set once the first batch has stopped
+	var mu sync.Mutex
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+			w.Write([]byte(`{"mode":"sync","run_id":"run_7","status":"running"}`))
+			return
+		}
+		mu.Lock()
+		done := ended
+		mu.Unlock()
+		if done {
+			w.Write([]byte(`{"run_id":"run_7","status":"completed","outputs":{"c_in":"a"}}`))
+			return
+		}
+		select {
+		case polled <- struct{}{}:
+		default:
+		}
+		w.Write([]byte(`{"run_id":"run_7","status":"running"}`))
+	}))
+	path := filepath.Join(t.TempDir(), "batch.journal")
+
+	// The batch ends while it follows the run, as a process killed then
+	// would: the run's ID is in the journal all the same.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-polled; cancel() }()
+	report, _ := c.Grids.RunBatch(ctx, "grid_001", rows, &bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path)})
+	require.Len(t, report.Results, 1)
+	states := []bitscale.JournalState{}
+	for _, e := range journalLines(t, path) {
+		states = append(states, e.State)
+		if e.State == bitscale.JournalAccepted {
+			assert.Equal(t, "run_7", e.RunID)
+		}
+	}
+	assert.Equal(t, []bitscale.JournalState{bitscale.JournalSending, bitscale.JournalAccepted}, states[:2])
+
+	mu.Lock()
+	ended = true
+	mu.Unlock()
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", rows,
+		&bitscale.BatchOptions{Grid: grid, Journal: openJournal(t, path), Poll: journalPoll})
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), posts.Load(), "the run is followed, not sent again")
+	require.Equal(t, bitscale.OutcomeCompleted, report.Results[0].Outcome, "%v", report.Results[0].Err)
+	assert.Equal(t, "run_7", report.Results[0].Run.ID)
+	assert.True(t, report.Results[0].Resumed)
 }

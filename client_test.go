@@ -247,6 +247,7 @@ func TestIDsArePathEscaped(t *testing.T) {
 
 func TestEmptyAndDotIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 	t.Parallel()
+	var nilCtx context.Context
 	var hits int
 	c, _ := newTestClient(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
 	ctx := context.Background()
@@ -262,6 +263,17 @@ func TestEmptyAndDotIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 		"Runs.Get empty run":   func() error { _, _, err := c.Runs.Get(ctx, "grid_001", ""); return err },
 		"Runs.Get .. run":      func() error { _, _, err := c.Runs.Get(ctx, "grid_001", ".."); return err },
 		"PollUntilDone empty":  func() error { _, err := c.Runs.PollUntilDone(ctx, "grid_001", "", nil); return err },
+		"Grids.Get nil ctx":    func() error { _, _, err := c.Grids.Get(nilCtx, "grid_001"); return err },
+		"Grids.Run nil ctx":    func() error { _, _, err := c.Grids.Run(nilCtx, "grid_001", req); return err },
+		"PollUntilDone nil ctx": func() error {
+			_, err := c.Runs.PollUntilDone(nilCtx, "grid_001", "run_1", nil)
+			return err
+		},
+		"RunAndWait nil ctx": func() error { _, err := c.Grids.RunAndWait(nilCtx, "grid_001", req, nil); return err },
+		"RunBatch nil ctx": func() error {
+			_, err := c.Grids.RunBatch(nilCtx, "grid_001", []map[string]any{{"Name": "x"}}, nil)
+			return err
+		},
 	}
 	for name, call := range calls {
 		var argErr *bitscale.ArgumentError

@@ -83,8 +83,9 @@ func readLimited(resp *http.Response, limit int64) ([]byte, error) {
 
 // decode decodes a 2xx body into v. It unwraps a {"success":…,"data":…}
 // envelope, which the body is taken to be when decoding it directly leaves v
-// empty, and turns {"success":false,"error":…} into an *APIError.
-func (c *Client) decode(resp *http.Response, body []byte, v any) error {
+// empty, and turns {"success":false,"error":…} into an *APIError with rl,
+// the rate limit the answer reported.
+func (c *Client) decode(resp *http.Response, body []byte, v any, rl RateLimit) error {
 	switch v := v.(type) {
 	case nil:
 		return nil
@@ -119,7 +120,7 @@ func (c *Client) decode(resp *http.Response, body []byte, v any) error {
 		}
 	}
 	if env.Success != nil && !*env.Success {
-		return c.core.apiError(resp.Request.Method, resp.Request.URL.EscapedPath(), resp, body, parseRateLimit(resp.Header))
+		return c.core.apiError(resp.Request.Method, resp.Request.URL.EscapedPath(), resp, body, rl)
 	}
 	return nil
 }

@@ -163,6 +163,13 @@ func (s *GridsService) Get(ctx context.Context, gridID string) (*Grid, *Response
 // ErrOutcomeUnknown. Bad arguments are refused with an *ArgumentError
 // before any request.
 func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) (*Run, *Response, error) {
+	return s.runSync(ctx, gridID, req, nil)
+}
+
+// runSync is Run. When the API answers before the run ends, accepted, if
+// set, hears of the run's ID before Run follows it; if it fails, the run
+// is not followed.
+func (s *GridsService) runSync(ctx context.Context, gridID string, req *RunRequest, accepted func(runID string) error) (*Run, *Response, error) {
 	run, resp, err := s.run(ctx, gridID, req, ModeSync)
 	if err != nil {
 		return run, resp, err
@@ -172,6 +179,11 @@ func (s *GridsService) Run(ctx context.Context, gridID string, req *RunRequest) 
 		if run.ID == "" {
 			return run, resp, &OutcomeError{Err: fmt.Errorf("bitscale: sync run answered %q with no run_id to follow", run.Status),
 				note: "it was accepted and may still run"}
+		}
+		if accepted != nil {
+			if err := accepted(run.ID); err != nil {
+				return run, resp, &OutcomeError{Err: err, RunID: run.ID}
+			}
 		}
 		run, err = s.wait(ctx, gridID, run, nil)
 		return run, resp, err

@@ -41,7 +41,8 @@ const (
 	// JournalSending: the row's run request is about to be sent, and may
 	// have reached the API.
 	JournalSending JournalState = "sending"
-	// JournalAccepted: the API accepted the row's async run; RunID is set.
+	// JournalAccepted: the API accepted the row's async run, or answered
+	// its sync run before the run ended; RunID is set.
 	JournalAccepted JournalState = "accepted"
 	// JournalEnded: the row ended; Outcome says how.
 	JournalEnded JournalState = "ended"

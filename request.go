@@ -73,12 +73,18 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 // error also holds the attempt's cause. The *Response is returned whenever
 // the server answered.
 func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+	cl := c.newCall(req.Context(), req.Method)
+	return c.do(req.WithContext(cl.context()), cl, v)
+}
+
+// do is Do for a request that already carries cl's context, as the
+// service methods build it, which spares a copy of the request.
+func (c *Client) do(req *http.Request, cl *call, v any) (*Response, error) {
 	method, path := req.Method, req.URL.EscapedPath()
-	if err := req.Context().Err(); err != nil {
+	cl.path = path
+	if err := cl.Err(); err != nil {
 		return nil, fmt.Errorf("bitscale: %s %s: %w", method, path, err)
 	}
-	cl := &call{Context: req.Context(), method: method, path: path, limit: c.core.maxResponse, conns: c.core.conns}
-	req = req.WithContext(cl)
 	cl.req.Request = req
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		// A body that cannot be made again is read into memory, so that a
@@ -113,7 +119,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	}
 	readErr := cl.readErr
 	if readErr == nil {
-		readErr = c.decode(resp, cl.body, v)
+		readErr = c.decode(resp, cl.body, v, r.RateLimit)
 	}
 	if readErr != nil {
 		var apiErr *APIError
@@ -177,14 +183,27 @@ func attemptCause(err error) error {
 
 // send builds a request, sends it and decodes the answer into a new T.
 func send[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
-	req, err := c.NewRequest(ctx, method, path, body)
+	if err := checkContext(ctx); err != nil {
+		return nil, nil, err
+	}
+	cl := c.newCall(ctx, method)
+	req, err := c.NewRequest(cl.context(), method, path, body)
 	if err != nil {
 		return nil, nil, err
 	}
 	v := new(T)
-	resp, err := c.Do(req, v)
+	resp, err := c.do(req, cl, v)
 	if err != nil {
 		return nil, resp, err
 	}
 	return v, resp, nil
+}
+
+// checkContext refuses a nil ctx, on which a call would otherwise fail
+// deep inside, or panic.
+func checkContext(ctx context.Context) error {
+	if ctx == nil {
+		return &ArgumentError{Name: "ctx", Reason: "must not be nil"}
+	}
+	return nil
 }

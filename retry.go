@@ -129,6 +129,23 @@ type call struct {
 	retries int   // retries granted so far
 	cause   error // the error of the last attempt retried
 	stop    error // why a retry the policy wanted was not made
+
+	sent sendTrace // for a request that must not be sent twice
+}
+
+// newCall returns the state of a call of method with the caller's ctx.
+func (c *Client) newCall(ctx context.Context, method string) *call {
+	return &call{Context: ctx, method: method, limit: c.core.maxResponse, conns: c.core.conns}
+}
+
+// context returns the context the call's request must carry: the call
+// itself, with a trace of each attempt for a request that must not be
+// sent twice. It is called once per call.
+func (cl *call) context() context.Context {
+	if replayable(cl.method) {
+		return cl
+	}
+	return cl.sent.follow(cl)
 }
 
 // Value returns the call itself for callKey, and otherwise what the
@@ -187,7 +204,7 @@ func (c *core) attemptError(cl *call, resp *http.Response, err error) error {
 	case resp == nil:
 		return attemptCause(err)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return c.apiError(cl.method, cl.path, resp, cl.body, parseRateLimit(resp.Header))
+		return c.apiError(cl.method, cl.path, resp, cl.body, cl.rateLimitOf(resp))
 	case err != nil:
 		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode, Err: err}
 	}

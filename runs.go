@@ -214,6 +214,9 @@ const minPollWait = time.Millisecond
 // seen. A Retry-After on a poll answer sets the next wait. When ctx ends it
 // returns at once with the context's error.
 func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, opts *PollOptions) (*Run, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.client.Grids.gridSegment(gridID); err != nil {
 		return nil, err
 	}

@@ -8,9 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// The answers that can be large or frequent, a grid list and a grid, are
-// decoded by hand from the body's bytes: encoding/json spends most of a
-// large list's time in its scanner and in reflection. The hand
+// The answers that can be large or frequent, a grid list, a grid and an
+// error, are decoded by hand from the body's bytes: encoding/json spends
+// most of a large list's time in its scanner and in reflection. The hand
 // decoder takes only the plain case, which is nearly every answer: a
 // well-formed body, field names spelled as documented, numbers and strings
 // that fit their fields. It gives up on anything else (a syntax error, a
@@ -37,6 +37,8 @@ func handDecoderOf(v any) handDecoder {
 	case *Grid:
 		return v
 	case *GridSummary:
+		return v
+	case *Run:
 		return v
 	}
 	return nil
@@ -643,12 +645,74 @@ func decodeEnvelope(body []byte, v handDecoder, success **bool) bool {
 	return ok && s.pos == len(s.buf)
 }
 
+// scanErrorEnvelope decodes an error body, {"error":{...}} or
+// {"error":"..."}, by hand, as decodeErrorEnvelope does with encoding/json.
+// sure is false when it gave up, and encoding/json must decide.
+func scanErrorEnvelope(body []byte) (e *errorBody, ok, sure bool) {
+	s := scanner{buf: body}
+	var msg string
+	seen, isString := false, false
+	parsed := s.object(errorEnvelopeNames, func(name []byte) bool {
+		if string(name) != "error" {
+			return s.skip(1)
+		}
+		if seen {
+			return false // given twice: encoding/json would merge them
+		}
+		seen = true
+		if s.literal("null") {
+			return true
+		}
+		if s.pos < len(s.buf) && s.buf[s.pos] == '"' {
+			isString = true
+			return s.str(&msg)
+		}
+		e = new(errorBody)
+		return e.decodeJSON(&s)
+	})
+	s.space()
+	switch {
+	case !parsed || s.pos != len(s.buf):
+		return nil, false, false
+	case isString:
+		if msg == "" {
+			return nil, false, true
+		}
+		return &errorBody{Message: msg}, true, true
+	case e == nil || e.Code == "" && e.Message == "":
+		return nil, false, true
+	}
+	return e, true, true
+}
+
+func (b *errorBody) decodeJSON(s *scanner) bool {
+	return s.object(errorBodyNames, func(name []byte) bool {
+		switch string(name) { // no copy: only compared
+		case "code":
+			return s.str(&b.Code)
+		case "message":
+			return s.str(&b.Message)
+		case "details":
+			s.space()
+			start := s.pos
+			if !s.skip(1) {
+				return false
+			}
+			b.Details = append(b.Details[:0], s.buf[start:s.pos]...)
+			return true
+		}
+		return s.skip(1)
+	})
+}
+
 // The names each type decodes, for object.
 var (
-	envelopeNames     = []string{"success", "data", "error"}
-	gridListNames     = []string{"grids", "total"}
-	gridSummaryNames  = []string{"id", "name", "description", "row_count", "column_count", "created_at", "updated_at"}
-	gridNames         = []string{"id", "name", "description", "settings", "columns", "row_count", "created_at", "updated_at"}
-	gridSettingsNames = []string{"row_limit", "auto_run", "visibility"}
-	columnNames       = []string{"id", "name", "type", "is_input", "is_output", "required"}
+	envelopeNames      = []string{"success", "data", "error"}
+	errorEnvelopeNames = []string{"error"}
+	errorBodyNames     = []string{"code", "message", "details"}
+	gridListNames      = []string{"grids", "total"}
+	gridSummaryNames   = []string{"id", "name", "description", "row_count", "column_count", "created_at", "updated_at"}
+	gridNames          = []string{"id", "name", "description", "settings", "columns", "row_count", "created_at", "updated_at"}
+	gridSettingsNames  = []string{"row_limit", "auto_run", "visibility"}
+	columnNames        = []string{"id", "name", "type", "is_input", "is_output", "required"}
 )

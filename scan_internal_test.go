@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,14 +105,17 @@ func checkHand[T any, P interface {
 			t.Errorf("%T: %q decoded by hand as\n%+v\nencoding/json gives\n%+v", got, body, got, want)
 		}
 	}
-	// Through unmarshal, which falls back: the same value and error.
+	// Through unmarshal, which falls back: the same value and error, but
+	// for numbers too large for a float64, which it keeps (numbers_test.go).
 	var through T
 	err := unmarshal([]byte(body), P(&through))
-	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Errorf("%T: %q: unmarshal error %v, encoding/json %v", got, body, err, wantErr)
-	}
-	if !reflect.DeepEqual(through, want) {
-		t.Errorf("%T: %q: unmarshal gives\n%+v\nencoding/json\n%+v", got, body, through, want)
+	if !tooBigNumber(wantErr) {
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("%T: %q: unmarshal error %v, encoding/json %v", got, body, err, wantErr)
+		}
+		if !reflect.DeepEqual(through, want) {
+			t.Errorf("%T: %q: unmarshal gives\n%+v\nencoding/json\n%+v", got, body, through, want)
+		}
 	}
 
 	var env struct {
@@ -147,6 +151,28 @@ func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
 		checkHand[GridList](t, body)
 		checkHand[GridSummary](t, body)
 	}
+	for _, body := range runBodies {
+		checkHand[Run](t, body)
+	}
+}
+
+func TestHandDecoderTakesRuns(t *testing.T) {
+	// The plain answers must not fall back, or nothing is gained.
+	for _, body := range runBodies[:5] {
+		var r Run
+		if !decodeHand([]byte(body), &r) {
+			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	var r Run
+	if !decodeHand([]byte(runBodies[0]), &r) {
+		t.Fatal("gave up")
+	}
+	want := map[string]any{"a": "Jane", "b": 12.0, "c": -500.0, "d": true, "e": nil,
+		"f": []any{1.0, "x", map[string]any{"g": []any{}}}, "h": map[string]any{}, "i": []any{}}
+	if !reflect.DeepEqual(r.Outputs, want) || r.Credits == nil || *r.Credits != (Credits{12, 65788}) {
+		t.Errorf("got %+v, credits %+v", r, r.Credits)
+	}
 }
 
 func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
@@ -177,6 +203,104 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 	}
 }
 
+// runBodies are runs as the API answers them, and crafted to reach each
+// way the hand decoder gives up.
+var runBodies = []string{
+	`{"run_id":"run_01","grid_id":"grid_001","mode":"sync","status":"completed",
+	  "outputs":{"a":"Jane","b":12,"c":-0.5e3,"d":true,"e":null,"f":[1,"x",{"g":[]}],"h":{},"i":[]},
+	  "credits":{"consumed":12,"remaining":65788},"started_at":"2024-04-15T11:30:00Z","completed_at":"2024-04-15T11:30:02.5+02:00"}`,
+	`{"run_id":"run_02","mode":"async","status":"queued","poll_url":"https://api.bitscale.ai/api/v1/runs/run_02"}`,
+	`{"run_id":"run_03","status":"failed","error":"model timed out"}`,
+	`{"run_id":"run_04","status":"failed","error":{"code":429,"detail":"slow down"}}`,
+	`{"run_id":"run_05","status":"paused","mode":"batch","outputs":{"caf\u00e9":"\u00e9t\u00e9","k":1,"k":2}}`,
+	`{"success":true,"data":{"run_id":"run_06","status":"running","outputs":null,"credits":null,"error":null}}`,
+	`{"run_id":"run_07","outputs":{"n":1e400}}`,
+	`{"run_id":"run_08","outputs":{"n":123456789012345678901234567890}}`,
+	`{"run_id":"run_09","outputs":{"a":1},"outputs":{"b":2}}`,
+	`{"run_id":"run_10","credits":{"consumed":1},"credits":{"remaining":2}}`,
+	`{"run_id":"run_11","credits":{"consumed":1.5}}`,
+	`{"run_id":"run_12","credits":{"Consumed":1}}`,
+	`{"run_id":"run_13","error":5}`,
+	`{"run_id":"run_14","error":{"message":"a"},"error":"b"}`,
+	`{"run_id":"run_15","started_at":null,"started_at":"2024-04-15T11:30:00Z"}`,
+	`{"run_id":"run_16","started_at":"yesterday"}`,
+	`{"run_id":"run_17","outputs":{"a":[1,2,]}}`,
+	`{"run_id":"run_18","outputs":{"a":tru}}`,
+	`{"run_id":"run_19","outputs":["a"]}`,
+	`{"Run_ID":"run_20"}`,
+	`{"run_id":"run_21","outputs":{"\ud800":"lone surrogate","k\u0000":"\xff"}}`,
+	"{\"run_id\":\"run_22\",\"outputs\":{\"bad\xffname\":\"v\"}}",
+	`{"run_id":"run_23","outputs":{"a":-}}`,
+	`{"run_id":"run_24","outputs":{"a":01}}`,
+}
+
+// errorBodies are error answers, as the API and gateways send them and
+// crafted to reach each way the hand decoder gives up.
+var errorBodies = []string{
+	`{"error":{"code":"GRID_NOT_FOUND","message":"No grid found for the given ID"}}`,
+	`{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad","details":{"field":"inputs","n":[1,2.5e3,null]}}}`,
+	`{"error":{"code":"X","message":"m","details":"just text"}}`,
+	`{"error":{"code":"X","details":null}}`,
+	`{"error":{"code":"X","details":{"a":1},"details":[true]}}`,
+	`{"error":{"message":"caf\u00e9 \"quoted\""}}`,
+	`{"error":{"code":"","message":""}}`,
+	`{"error":{}}`,
+	`{"error":null}`,
+	`null`,
+	`{}`,
+	`{"error":"Bad Gateway"}`,
+	`{"error":""}`,
+	`{"error":5}`,
+	`{"error":["a"]}`,
+	`{"error":{"code":5}}`,
+	`{"error":{"Code":"X","message":"m"}}`,
+	`{"ERROR":{"code":"X"}}`,
+	`{"error":{"code":"A"},"error":{"message":"B"}}`,
+	`{"error":"a","error":{"code":"B"}}`,
+	`{"error":{"code":"X","message":"m"}} trailing`,
+	`{"error":{"code":"X","message":"m"}`,
+	` {"error" : { "code" : "X" , "message" : "m\u0000" } } `,
+	"{\"error\":{\"code\":\"X\",\"message\":\"\xff\xfe\"}}",
+	`<html><body>502 Bad Gateway</body></html>`,
+	``,
+}
+
+// checkErrorEnvelope checks that the hand decoder, when it decides,
+// decides as encoding/json does.
+func checkErrorEnvelope(t *testing.T, body string) {
+	t.Helper()
+	got, gotOK, sure := scanErrorEnvelope([]byte(body))
+	if !sure {
+		return
+	}
+	want, wantOK := unmarshalErrorEnvelope([]byte(body))
+	if gotOK != wantOK {
+		t.Fatalf("%q: hand decoder says %v, encoding/json %v", body, gotOK, wantOK)
+	}
+	if !gotOK {
+		return
+	}
+	if got.Code != want.Code || got.Message != want.Message || !reflect.DeepEqual(got.details(), want.details()) {
+		t.Errorf("%q: decoded by hand as %+v (details %v), encoding/json gives %+v (details %v)",
+			body, got, got.details(), want, want.details())
+	}
+}
+
+func TestScanErrorEnvelopeAgreesWithEncodingJSON(t *testing.T) {
+	for _, body := range errorBodies {
+		checkErrorEnvelope(t, body)
+	}
+	// The API's own bodies, and a gateway's string, are decoded by hand.
+	for _, body := range errorBodies[:3] {
+		if _, ok, sure := scanErrorEnvelope([]byte(body)); !ok || !sure {
+			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	if e, ok, sure := scanErrorEnvelope([]byte(errorBodies[11])); !sure || !ok || e.Message != "Bad Gateway" {
+		t.Errorf("string error: %+v, %v, %v", e, ok, sure)
+	}
+}
+
 func TestParseUTCMatchesTimeParse(t *testing.T) {
 	t.Parallel()
 	days := []string{"2024-02-29", "2023-02-29", "2023-02-28", "2100-02-29", "2000-02-29", "2024-04-31",
@@ -200,7 +324,7 @@ func TestParseUTCMatchesTimeParse(t *testing.T) {
 }
 
 func FuzzHandDecoder(f *testing.F) {
-	for _, b := range gridBodies {
+	for _, b := range slices.Concat(gridBodies, runBodies, errorBodies) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -209,6 +333,8 @@ func FuzzHandDecoder(f *testing.F) {
 		}
 		checkHand[Grid](t, body)
 		checkHand[GridList](t, body)
+		checkHand[Run](t, body)
+		checkErrorEnvelope(t, body)
 	})
 }
 

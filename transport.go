@@ -81,27 +81,30 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	)
 	defer func() { t.gate.release(rl, ok, answered, probe) }() // even if next panics
 
-	ctx := req.Context()
-	var sent *sendTrace
-	if !replayable(req.Method) {
-		sent = newSendTrace()
-		ctx = httptrace.WithClientTrace(ctx, &sent.trace)
-	}
-	r := req.WithContext(ctx) // the copy that carries the key
+	// The call, found in the context, holds the trace of the attempt when
+	// the request must not be sent twice. Without one, no attempt is ever
+	// taken as unsent, which is the safe side.
+	cl, _ := req.Context().Value(callKey{}).(*call)
+	r := new(http.Request) // the copy that carries the key
+	*r = *req
 	r.Header = make(http.Header, len(req.Header)+1)
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
 	r.Header[headerAPIKey] = t.key
-	if sent != nil {
+	run := !replayable(req.Method)
+	if run {
 		// net/http's HTTP/2 transport resends a request it can rebuild
 		// after some stream errors, even once the server had all of it:
 		// a run must not be sent twice behind the SDK's back.
 		r.GetBody = nil
 		t.dropStale()
+		if cl != nil {
+			cl.sent.reset()
+		}
 	}
 	resp, err := t.send(r)
-	if err != nil && sent != nil && sent.unsent() {
+	if err != nil && run && cl != nil && cl.sent.unsent() {
 		err = &unsentError{err}
 	}
 	if resp == nil {
@@ -109,7 +112,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	rl, ok = rateLimitHeaders(resp.Header)
 	answered = true
-	if cl, isCall := req.Context().Value(callKey{}).(*call); isCall {
+	if cl != nil {
 		cl.answered, cl.rateLimit = resp, rl // Do reads them once this returns
 	}
 	resp.Request = req
@@ -135,17 +138,27 @@ func (t *transport) send(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// sendTrace follows one attempt, to tell whether the request was written.
+// sendTrace follows the attempts of a request that must not be sent
+// twice, to tell whether the last one was written. Its hooks are set once
+// per call, and the transport resets it before each attempt.
 type sendTrace struct {
 	trace          httptrace.ClientTrace
 	gotConn, wrote atomic.Bool
 }
 
-func newSendTrace() *sendTrace {
-	s := new(sendTrace)
+// follow sets s's hooks and returns ctx with them, along with any trace
+// ctx held.
+func (s *sendTrace) follow(ctx context.Context) context.Context {
 	s.trace.GetConn = func(string) { s.gotConn.Store(true) }
 	s.trace.WroteHeaders = func() { s.wrote.Store(true) }
-	return s
+	return httptrace.WithClientTrace(ctx, &s.trace)
+}
+
+// reset forgets the attempt before. Should that attempt still report its
+// headers written, the next one is only taken as maybe sent.
+func (s *sendTrace) reset() {
+	s.gotConn.Store(false)
+	s.wrote.Store(false)
 }
 
 // unsent reports whether the attempt surely ended before the server could
