@@ -157,6 +157,7 @@ func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func TestHandDecoderTakesRuns(t *testing.T) {
+	t.Parallel()
 	// The plain answers must not fall back, or nothing is gained.
 	for _, body := range runBodies[:5] {
 		var r Run
@@ -287,6 +288,7 @@ func checkErrorEnvelope(t *testing.T, body string) {
 }
 
 func TestScanErrorEnvelopeAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, body := range errorBodies {
 		checkErrorEnvelope(t, body)
 	}
