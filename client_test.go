@@ -59,6 +59,30 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 	}
 }
 
+// Any printable ASCII may be in a key, from '!' to '~', and goes on the
+// wire as given; a space, DEL or another control character may not.
+func TestNewClientTakesKeysOfEveryPrintableCharacter(t *testing.T) {
+	t.Parallel()
+	var got []string
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Api_key"))
+		serveJSON(200, []byte(`{"id":"usr_1"}`))(w, r)
+	}))
+	keys := []string{"!bsk_test", "bsk_test~"}
+	for _, key := range keys {
+		c, err := bitscale.NewClient(key, bitscale.WithBaseURL(srv.URL))
+		require.NoError(t, err, "%q", key)
+		_, _, err = c.Users.Me(context.Background())
+		require.NoError(t, err, "%q", key)
+		c.CloseIdleConnections()
+	}
+	assert.Equal(t, keys, got)
+	for _, key := range []string{"bsk test", "bsk\x7ftest", "bsk\x1ftest"} {
+		_, err := bitscale.NewClient(key)
+		assert.ErrorContains(t, err, "spaces or control characters", "%q", key)
+	}
+}
+
 func TestNewClientAcceptsLoopbackHTTPAndAllowHTTP(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"http://127.0.0.1:8080/api/v1/", "http://localhost:9/api/v1/", "http://[::1]:80/api/v1/"} {
