@@ -44,6 +44,7 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 		{"retry wait min above max", testKey, []bitscale.Option{bitscale.WithRetryWait(2*time.Second, time.Second)}, "min <= max"},
 		{"nil retry policy", testKey, []bitscale.Option{bitscale.WithRetryPolicy(nil)}, "nil policy"},
 		{"zero response size", testKey, []bitscale.Option{bitscale.WithMaxResponseSize(0)}, "positive"},
+		{"negative attempt timeout", testKey, []bitscale.Option{bitscale.WithAttemptTimeout(-time.Nanosecond)}, "negative duration"},
 		{"user agent with newline", testKey, []bitscale.Option{bitscale.WithUserAgent("a\r\nX-Evil: 1")}, "control character"},
 	}
 	for _, tc := range cases {
@@ -233,6 +234,22 @@ func TestHeadersAreSpelledAsTheReferenceDoesOnTheWire(t *testing.T) {
 	assert.Contains(t, r.headers, "Accept: application/json")
 	assert.Contains(t, r.headers, "User-Agent: leadsync/2.1 bitscale-go/"+bitscale.Version)
 	assert.JSONEq(t, `{"mode":"sync","inputs":{"3f7a1c2e-9b4d-4e8f-a012-bc3d56ef7890":"Jane Doe"}}`, string(r.body))
+}
+
+// A user agent may hold spaces and tabs, as product comments do; only
+// other control characters are refused.
+func TestUserAgentMayHoldSpacesAndTabs(t *testing.T) {
+	t.Parallel()
+	url, reqs := rawServer(t, 200, `{"id":"usr_abc123"}`)
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(url), bitscale.WithUserAgent("leadsync/2.1 (ops@acme.example)\tbeta"))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	_, _, err = c.Users.Me(context.Background())
+	require.NoError(t, err)
+	r := <-reqs
+	assert.Contains(t, r.headers, "User-Agent: leadsync/2.1 (ops@acme.example)\tbeta bitscale-go/"+bitscale.Version)
+	_, err = bitscale.NewClient(testKey, bitscale.WithUserAgent("leadsync\x7f"))
+	assert.ErrorContains(t, err, "control character")
 }
 
 func TestUserAgentDefaultsToSDKToken(t *testing.T) {

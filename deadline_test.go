@@ -237,6 +237,19 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
+// WithAttemptTimeout(0) bounds nothing: an answer that takes its time
+// arrives.
+func TestAttemptTimeoutZeroMeansNoBound(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		serveJSON(200, []byte(`{"id":"usr_abc123"}`))(w, r)
+	}), bitscale.WithMaxRetries(0), bitscale.WithAttemptTimeout(0))
+	me, _, err := c.Users.Me(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "usr_abc123", me.ID)
+}
+
 // An attempt that outlives WithAttemptTimeout while the caller's context is
 // still alive ends with an error that says so.
 func TestAttemptTimeoutIsNamedInTheError(t *testing.T) {

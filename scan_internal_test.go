@@ -165,6 +165,13 @@ func TestHandDecoderTakesRuns(t *testing.T) {
 			t.Errorf("hand decoder gave up on %q", body)
 		}
 	}
+	// Nor strings with escapes, spaces and other printable characters.
+	var q Run
+	if !decodeHand([]byte(`{"run_id":"r","outputs":{"q":"Jane \"JD\" Doe, ~Acme\u00e9 \t!"}}`), &q) {
+		t.Errorf("hand decoder gave up on an escaped string with spaces")
+	} else if got := q.Outputs["q"]; got != "Jane \"JD\" Doe, ~Acme\u00e9 \t!" {
+		t.Errorf("got %q", got)
+	}
 	var r Run
 	if !decodeHand([]byte(runBodies[0]), &r) {
 		t.Fatal("gave up")
