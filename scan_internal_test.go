@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,13 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 		var l GridList
 		if !decodeHand([]byte(body), &g) || !decodeHand([]byte(body), &l) {
 			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	// Nor integers of up to 18 digits, which always fit an int64.
+	if strconv.IntSize == 64 {
+		var big Grid
+		if !decodeHand([]byte(`{"id":"g","row_count":-123456789012345678}`), &big) || big.RowCount != -123456789012345678 {
+			t.Errorf("hand decoder gave up on an 18-digit integer, or decoded %d", big.RowCount)
 		}
 	}
 	// Nor names in camel case that match no field.
