@@ -184,6 +184,36 @@ func TestHandDecoderTakesRuns(t *testing.T) {
 	}
 }
 
+// Outputs nest up to maxDepth levels, counting the output's own, before
+// the hand decoder gives up (and encoding/json, deeper still, decodes
+// them); a body cut short where a value should be is given up, not
+// indexed past its end.
+func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
+	t.Parallel()
+	for name, nest := range map[string]func(k int) string{
+		"arrays":  func(k int) string { return strings.Repeat("[", k) + strings.Repeat("]", k) },
+		"objects": func(k int) string { return strings.Repeat(`{"a":`, k) + "1" + strings.Repeat("}", k) },
+	} {
+		for k, want := range map[int]bool{maxDepth - 1: true, maxDepth: false} {
+			body := []byte(`{"run_id":"r","outputs":{"a":` + nest(k) + `}}`)
+			var r Run
+			if got := decodeHand(body, &r); got != want {
+				t.Errorf("%s nested %d deep: hand decoder took it: %v, want %v", name, k, got, want)
+			}
+			var u Run
+			if err := unmarshal(body, &u); err != nil || u.Outputs["a"] == nil {
+				t.Errorf("%s nested %d deep: %v, outputs %v", name, k, err, u.Outputs)
+			}
+		}
+	}
+	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`} {
+		var r Run
+		if decodeHand([]byte(body), &r) {
+			t.Errorf("hand decoder took %q", body)
+		}
+	}
+}
+
 func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 	t.Parallel()
 	// The plain answers must not fall back, or nothing is gained.
