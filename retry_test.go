@@ -98,6 +98,42 @@ func TestRunPostIsRetriedOnlyWhereItSurelyDidNotRun(t *testing.T) {
 	assert.NotErrorIs(t, err, bitscale.ErrOutcomeUnknown, "a 4xx says the run did not happen")
 }
 
+// Each attempt of a run is judged on its own: after a 429 (written, and
+// refused), an attempt that never got a connection sent nothing, so the run is sent again rather than reported as
+// maybe carried out.
+func TestRunAttemptAfterA429IsJudgedAlone(t *testing.T) {
+	t.Parallel()
+	var posts atomic.Int32
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if posts.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0.01")
+			w.Header().Set("Connection", "close") // the next attempt dials
+			serveJSON(429, []byte(`{"error":{"code":"RATE_LIMITED","message":"slow down"}}`))(w, r)
+			return
+		}
+		serveJSON(200, []byte(`{"mode":"sync","run_id":"run_1","status":"completed"}`))(w, r)
+	}))
+	var dials atomic.Int32
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 2 {
+			// Not a *net.OpError of a dial: only the attempt's trace
+			// shows that nothing was written.
+			return nil, errors.New("proxy refused the connection (test)")
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL), bitscale.WithWorkspaceID(testWorkspace),
+		bitscale.WithRetryWait(time.Millisecond, time.Second), bitscale.WithHTTPClient(&http.Client{Transport: tr}))
+	require.NoError(t, err)
+	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	require.NoError(t, err)
+	assert.Equal(t, "run_1", run.ID)
+	assert.EqualValues(t, 2, posts.Load(), "the 429 and the run")
+	assert.EqualValues(t, 3, dials.Load())
+}
+
 func TestQuota429IsNotRetried(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
