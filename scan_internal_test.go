@@ -206,7 +206,8 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 			}
 		}
 	}
-	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`} {
+	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
+		`{"run_id":"r","credits":{"consumed":12`} {
 		var r Run
 		if decodeHand([]byte(body), &r) {
 			t.Errorf("hand decoder took %q", body)
