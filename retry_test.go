@@ -1,10 +1,12 @@
 package bitscale_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -132,6 +134,20 @@ func TestRunAttemptAfterA429IsJudgedAlone(t *testing.T) {
 	assert.Equal(t, "run_1", run.ID)
 	assert.EqualValues(t, 2, posts.Load(), "the 429 and the run")
 	assert.EqualValues(t, 3, dials.Load())
+}
+
+// The last attempt allowed is not followed by a retry's log line or wait:
+// a call with two retries logs two and sends three requests.
+func TestNoRetryIsLoggedAfterTheLastAttempt(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 503, 503, 200)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(2), bitscale.WithLogger(logger))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrServer)
+	assert.EqualValues(t, 3, n.Load())
+	assert.Equal(t, 2, strings.Count(logs.String(), "bitscale: retrying"), logs.String())
 }
 
 func TestQuota429IsNotRetried(t *testing.T) {
