@@ -207,7 +207,7 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
-		`{"run_id":"r","credits":{"consumed":12`} {
+		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`} {
 		var r Run
 		if decodeHand([]byte(body), &r) {
 			t.Errorf("hand decoder took %q", body)
