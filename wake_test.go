@@ -41,7 +41,9 @@ func wokenFake(t *testing.T, running time.Duration, opts ...bitscaletest.Option)
 
 func TestRunAndWaitEndsWhenItsWebhookArrives(t *testing.T) {
 	t.Parallel()
-	srv, c, hook := wokenFake(t, 300*time.Millisecond)
+	// Longer than the default poll interval (500ms): a wait that polled on
+	// the usual schedule would poll again before the delivery.
+	srv, c, hook := wokenFake(t, 800*time.Millisecond)
 	var seen []bitscale.RunStatus
 	run, err := c.Grids.RunAndWait(context.Background(), bitscaletest.SeedGridID, &bitscale.RunRequest{
 		Inputs:     map[string]any{bitscaletest.ColumnFullName: "Jane Doe", bitscaletest.ColumnCompany: "Acme Corp"},
@@ -51,7 +53,7 @@ func TestRunAndWaitEndsWhenItsWebhookArrives(t *testing.T) {
 	assert.Equal(t, bitscale.RunCompleted, run.Status)
 	assert.Equal(t, "jane.doe@acmecorp.com", run.Outputs[bitscaletest.ColumnEnrichedEmail])
 	// The fallback poll comes after WebhookPollInterval (10s), long after
-	// the 300ms run: only the first, immediate poll can have been made.
+	// the 800ms run: only the first, immediate poll can have been made.
 	assert.LessOrEqual(t, pollsOf(srv, run.ID), 1, "polls of the run")
 	assert.Equal(t, bitscale.RunCompleted, seen[len(seen)-1], "OnUpdate hears of the end")
 }
