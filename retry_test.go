@@ -137,17 +137,23 @@ func TestRunAttemptAfterA429IsJudgedAlone(t *testing.T) {
 }
 
 // The last attempt allowed is not followed by a retry's log line or wait:
-// a call with two retries logs two and sends three requests.
+// a call with two retries logs two and sends three requests, numbered
+// from 1 in the debug log.
 func TestNoRetryIsLoggedAfterTheLastAttempt(t *testing.T) {
 	t.Parallel()
 	h, n := countingServer(t, 503, 503, 503, 200)
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(2), bitscale.WithLogger(logger))
 	_, _, err := c.Users.Me(context.Background())
 	require.ErrorIs(t, err, bitscale.ErrServer)
 	assert.EqualValues(t, 3, n.Load())
-	assert.Equal(t, 2, strings.Count(logs.String(), "bitscale: retrying"), logs.String())
+	out := logs.String()
+	assert.Equal(t, 2, strings.Count(out, "bitscale: retrying"), out)
+	for i := 1; i <= 3; i++ {
+		assert.Equal(t, 1, strings.Count(out, fmt.Sprintf("msg=\"bitscale: request\" method=GET path=/api/v1/user/me attempt=%d\n", i)), out)
+	}
+	assert.Equal(t, 3, strings.Count(out, "bitscale: request"), out)
 }
 
 func TestQuota429IsNotRetried(t *testing.T) {
