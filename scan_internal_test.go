@@ -225,6 +225,14 @@ func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
 			t.Errorf("hand decoder gave up on %q", body)
 		}
 	}
+	// Nor a null answer, which encoding/json takes as nothing to decode,
+	// though the literal ends the body.
+	for _, body := range []string{"null", " null"} {
+		var g Grid
+		if !decodeHand([]byte(body), &g) || g.ID != "" {
+			t.Errorf("hand decoder gave up on %q, or decoded %+v", body, g)
+		}
+	}
 	// Nor integers of up to 18 digits, which always fit an int64.
 	if strconv.IntSize == 64 {
 		var big Grid
