@@ -207,9 +207,12 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
-		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`} {
+		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
+		`{"run_id":"r\`, `{"run_id":"r\u00e`} {
+		b := []byte(body)
+		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
 		var r Run
-		if decodeHand([]byte(body), &r) {
+		if decodeHand(b, &r) {
 			t.Errorf("hand decoder took %q", body)
 		}
 	}
