@@ -168,9 +168,9 @@ func TestHandDecoderTakesRuns(t *testing.T) {
 	}
 	// Nor strings with escapes, spaces and other printable characters.
 	var q Run
-	if !decodeHand([]byte(`{"run_id":"r","outputs":{"q":"Jane \"JD\" Doe, ~Acme\u00e9 \t!"}}`), &q) {
+	if !decodeHand([]byte(`{"run_id":"r","outputs":{"q":"Jane \"JD\" Doe, ~Acme\u00e9 \t! \u09af\u0AF9"}}`), &q) {
 		t.Errorf("hand decoder gave up on an escaped string with spaces")
-	} else if got := q.Outputs["q"]; got != "Jane \"JD\" Doe, ~Acme\u00e9 \t!" {
+	} else if got := q.Outputs["q"]; got != "Jane \"JD\" Doe, ~Acme\u00e9 \t! \u09af\u0AF9" {
 		t.Errorf("got %q", got)
 	}
 	var r Run
