@@ -276,7 +276,7 @@ var runBodies = []string{
 	`{"run_id":"run_08","outputs":{"n":123456789012345678901234567890}}`,
 	`{"run_id":"run_09","outputs":{"a":1},"outputs":{"b":2}}`,
 	`{"run_id":"run_10","credits":{"consumed":1},"credits":{"remaining":2}}`,
-	`{"run_id":"run_11","stAtus":"failed"}`, // encoding/json takes a name whatever its case
+	`{"run_id":"run_11","stAtus":"failed"}`,                  // encoding/json takes a name whatever its case
 	"{\"run_id\":\"run_13\",\"outputs\":{\"q\":\"ab\x80\"}}", // a byte that is not UTF-8, which encoding/json replaces
 	`{"run_id":"run_11","credits":{"consumed":1.5}}`,
 	`{"run_id":"run_12","credits":{"Consumed":1}}`,
