@@ -208,7 +208,7 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 	}
 	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
 		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
-		`{"run_id":"r\`, `{"run_id":"r\u00e`} {
+		`{"run_id":"r\`, `{"run_id":"r\u00e`, `{"run_id":"r","status":"runn`, `{"run_id":"r","credits":{"consumed":`} {
 		b := []byte(body)
 		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
 		var r Run
@@ -278,6 +278,7 @@ var runBodies = []string{
 	`{"run_id":"run_10","credits":{"consumed":1},"credits":{"remaining":2}}`,
 	`{"run_id":"run_11","stAtus":"failed"}`,                  // encoding/json takes a name whatever its case
 	"{\"run_id\":\"run_13\",\"outputs\":{\"q\":\"ab\x80\"}}", // a byte that is not UTF-8, which encoding/json replaces
+	`{"run_id":"run_14","status":"runningab","mode":"x"}`,    // statuses newer than this SDK, one a known one and more
 	`{"run_id":"run_11","credits":{"consumed":1.5}}`,
 	`{"run_id":"run_12","credits":{"Consumed":1}}`,
 	`{"run_id":"run_13","error":5}`,
