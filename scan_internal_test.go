@@ -200,6 +200,11 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 			if got := decodeHand(body, &r); got != want {
 				t.Errorf("%s nested %d deep: hand decoder took it: %v, want %v", name, k, got, want)
 			}
+			// The same in a field this SDK does not know, which is skipped.
+			unknown := []byte(`{"run_id":"r","x":` + nest(k) + `}`)
+			if got := decodeHand(unknown, &r); got != want {
+				t.Errorf("%s nested %d deep in an unknown field: hand decoder took it: %v, want %v", name, k, got, want)
+			}
 			var u Run
 			if err := unmarshal(body, &u); err != nil || u.Outputs["a"] == nil {
 				t.Errorf("%s nested %d deep: %v, outputs %v", name, k, err, u.Outputs)
@@ -209,7 +214,7 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
 		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
 		`{"run_id":"r\`, `{"run_id":"r\u00e`, `{"run_id":"r","status":"runn`, `{"run_id":"r","credits":{"consumed":`,
-		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`} {
+		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`, `{"run_id":"r","x":`} {
 		b := []byte(body)
 		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
 		var r Run
