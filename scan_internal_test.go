@@ -214,7 +214,8 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
 		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
 		`{"run_id":"r\`, `{"run_id":"r\u00e`, `{"run_id":"r","status":"runn`, `{"run_id":"r","credits":{"consumed":`,
-		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`, `{"run_id":"r","x":`} {
+		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`, `{"run_id":"r","x":`,
+		`{"run_id":"r","outputs":{"a":12`} {
 		b := []byte(body)
 		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
 		var r Run
