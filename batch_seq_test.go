@@ -33,13 +33,14 @@ func leadSeq(n int, pulled *atomic.Int64) iter.Seq[map[string]any] {
 // the one being reported, whose place another row may take meanwhile, and
 // the one waiting for a place.
 func TestRunBatchSeqHoldsFewRows(t *testing.T) {
+	t.Parallel()
 	for _, ordered := range []bool{false, true} {
 		_, c := fakeAndClient(t)
-		const concurrency = 3
+		const concurrency, rows = 3, 60
 		var pulled atomic.Int64
 		var reported, most int
 		var order []int
-		report, err := c.Grids.RunBatchSeq(context.Background(), "grid_001", leadSeq(200, &pulled), &bitscale.BatchOptions{
+		report, err := c.Grids.RunBatchSeq(context.Background(), "grid_001", leadSeq(rows, &pulled), &bitscale.BatchOptions{
 			Concurrency: concurrency,
 			Ordered:     ordered,
 			OnResult: func(r bitscale.BatchResult) {
@@ -54,9 +55,9 @@ func TestRunBatchSeqHoldsFewRows(t *testing.T) {
 			bound = 2*concurrency + 2
 		}
 		assert.LessOrEqual(t, most, bound, "rows held at once, ordered=%v", ordered)
-		assert.Equal(t, 200, report.Completed)
+		assert.Equal(t, rows, report.Completed)
 		assert.Empty(t, report.Results, "results are handed over, not kept")
-		assert.Len(t, order, 200)
+		assert.Len(t, order, rows)
 		if ordered {
 			for i, idx := range order {
 				require.Equal(t, i, idx, "ordered delivery")
@@ -68,6 +69,7 @@ func TestRunBatchSeqHoldsFewRows(t *testing.T) {
 // A batch that stops takes no more rows; the rows it never took are not
 // reported.
 func TestRunBatchSeqStopsTakingRows(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	require.NoError(t, srv.SetCredits(fakeserver.SeedWorkspaceID, 12*10))
 	var pulled atomic.Int64
@@ -88,6 +90,7 @@ func TestRunBatchSeqStopsTakingRows(t *testing.T) {
 // before it is sent: a row the journal recorded differently stops the
 // batch there, unsent.
 func TestRunBatchSeqStopsAtARowTheJournalRecordedDifferently(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	_, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(3), &bitscale.BatchOptions{Journal: openJournal(t, path)})
@@ -113,6 +116,7 @@ func TestRunBatchSeqStopsAtARowTheJournalRecordedDifferently(t *testing.T) {
 // A batch whose context ends while its rows are being polled has not run
 // its course, though no row was skipped: it says so.
 func TestRunBatchReportsAContextThatEndedWhilePolling(t *testing.T) {
+	t.Parallel()
 	_, c := fakeAndClient(t, fakeserver.WithRunDurations(time.Millisecond, time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -52,7 +52,9 @@ func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spans several rate-limit windows")
 	}
-	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(250, time.Second))
+	// Half the rows fit in a window: the batch spans two or three, which
+	// the gate must pace without a 429 reaching a row.
+	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(500, time.Second))
 	var progress []bitscale.BatchProgress
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1000), &bitscale.BatchOptions{
 		Concurrency: 16,
@@ -251,11 +253,22 @@ func TestRunBatchStopFinishesRunningRows(t *testing.T) {
 
 func TestRunBatchContextCancel(t *testing.T) {
 	t.Parallel()
-	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(50*time.Millisecond))
+	srv, c := fakeAndClient(t, fakeserver.WithSyncLatency(20*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(120*time.Millisecond, cancel)
-	report, err := c.Grids.RunBatch(ctx, "grid_001", leads(200), &bitscale.BatchOptions{Concurrency: 2})
+	defer cancel()
+	// Cancelled once a few rows are done, with others running: not after a
+	// time, which a slow machine could spend before the batch started.
+	var done atomic.Int32
+	report, err := c.Grids.RunBatch(ctx, "grid_001", leads(200), &bitscale.BatchOptions{
+		Concurrency: 2,
+		OnResult: func(bitscale.BatchResult) {
+			if done.Add(1) == 3 {
+				cancel()
+			}
+		},
+	})
 	require.ErrorIs(t, err, context.Canceled)
+	require.NotNil(t, report)
 	assert.Greater(t, report.Skipped, 100)
 	for _, res := range report.Results {
 		if res.Outcome == bitscale.OutcomeUnknown {

@@ -44,6 +44,7 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 		{"retry wait min above max", testKey, []bitscale.Option{bitscale.WithRetryWait(2*time.Second, time.Second)}, "min <= max"},
 		{"nil retry policy", testKey, []bitscale.Option{bitscale.WithRetryPolicy(nil)}, "nil policy"},
 		{"zero response size", testKey, []bitscale.Option{bitscale.WithMaxResponseSize(0)}, "positive"},
+		{"negative attempt timeout", testKey, []bitscale.Option{bitscale.WithAttemptTimeout(-time.Nanosecond)}, "negative duration"},
 		{"user agent with newline", testKey, []bitscale.Option{bitscale.WithUserAgent("a\r\nX-Evil: 1")}, "control character"},
 	}
 	for _, tc := range cases {
@@ -56,6 +57,30 @@ func TestNewClientRefusesBadArguments(t *testing.T) {
 				assert.NotContains(t, err.Error(), tc.key)
 			}
 		})
+	}
+}
+
+// Any printable ASCII may be in a key, from '!' to '~', and goes on the
+// wire as given; a space, DEL or another control character may not.
+func TestNewClientTakesKeysOfEveryPrintableCharacter(t *testing.T) {
+	t.Parallel()
+	var got []string
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Api_key"))
+		serveJSON(200, []byte(`{"id":"usr_1"}`))(w, r)
+	}))
+	keys := []string{"!bsk_test", "bsk_test~"}
+	for _, key := range keys {
+		c, err := bitscale.NewClient(key, bitscale.WithBaseURL(srv.URL))
+		require.NoError(t, err, "%q", key)
+		_, _, err = c.Users.Me(context.Background())
+		require.NoError(t, err, "%q", key)
+		c.CloseIdleConnections()
+	}
+	assert.Equal(t, keys, got)
+	for _, key := range []string{"bsk test", "bsk\x7ftest", "bsk\x1ftest"} {
+		_, err := bitscale.NewClient(key)
+		assert.ErrorContains(t, err, "spaces or control characters", "%q", key)
 	}
 }
 
@@ -209,6 +234,22 @@ func TestHeadersAreSpelledAsTheReferenceDoesOnTheWire(t *testing.T) {
 	assert.Contains(t, r.headers, "Accept: application/json")
 	assert.Contains(t, r.headers, "User-Agent: leadsync/2.1 bitscale-go/"+bitscale.Version)
 	assert.JSONEq(t, `{"mode":"sync","inputs":{"3f7a1c2e-9b4d-4e8f-a012-bc3d56ef7890":"Jane Doe"}}`, string(r.body))
+}
+
+// A user agent may hold spaces and tabs, as product comments do; only
+// other control characters are refused.
+func TestUserAgentMayHoldSpacesAndTabs(t *testing.T) {
+	t.Parallel()
+	url, reqs := rawServer(t, 200, `{"id":"usr_abc123"}`)
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(url), bitscale.WithUserAgent("leadsync/2.1 (ops@acme.example)\tbeta"))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	_, _, err = c.Users.Me(context.Background())
+	require.NoError(t, err)
+	r := <-reqs
+	assert.Contains(t, r.headers, "User-Agent: leadsync/2.1 (ops@acme.example)\tbeta bitscale-go/"+bitscale.Version)
+	_, err = bitscale.NewClient(testKey, bitscale.WithUserAgent("leadsync\x7f"))
+	assert.ErrorContains(t, err, "control character")
 }
 
 func TestUserAgentDefaultsToSDKToken(t *testing.T) {
@@ -423,7 +464,7 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 			w.WriteHeader(503)
 			fmt.Fprintf(w, `{"error":{"code":"UNAVAILABLE","message":"busy, %s"}}`, key)
 		case "/api/v1/workspaces/ws_slow":
-			time.Sleep(300 * time.Millisecond)
+			<-r.Context().Done() // answers only once the client gives up
 		case "/api/v1/workspaces/ws_spent":
 			w.Header().Set("X-RateLimit-Limit", "10")
 			w.Header().Set("X-RateLimit-Remaining", "0")
@@ -434,14 +475,22 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 			conn, _, _ := hj.Hijack()
 			conn.Close()
 		}
-	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1), bitscale.WithAttemptTimeout(100*time.Millisecond))
+	}), bitscale.WithLogger(logger), bitscale.WithMaxRetries(1))
 	ctx := context.Background()
 	var errs []error
 	_, _, err := c.Users.Me(ctx)
 	errs = append(errs, err)
 	_, _, err = c.Workspaces.Get(ctx, "ws_retry") // retried, logged, then returned
 	errs = append(errs, err)
-	_, _, err = c.Workspaces.Get(ctx, "ws_slow") // attempt timeouts
+	// A client of its own with a short attempt timeout, which only the
+	// server that never answers reaches.
+	slow, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL+"/api/v1/"), bitscale.WithWorkspaceID(testWorkspace),
+		bitscale.WithRetryWait(time.Millisecond, 20*time.Millisecond), bitscale.WithLogger(logger),
+		bitscale.WithMaxRetries(1), bitscale.WithAttemptTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	defer slow.CloseIdleConnections()
+	_, _, err = slow.Workspaces.Get(ctx, "ws_slow") // attempt timeouts
+	require.ErrorContains(t, err, "attempt timed out")
 	errs = append(errs, err)
 	_, _, err = c.Workspaces.List(ctx)
 	errs = append(errs, err)

@@ -23,6 +23,7 @@ func pipeConn(t *testing.T) (w *watchedConn, server net.Conn, seen func() []time
 }
 
 func TestWatchedConnSeesTheServerCloseAnIdleConnection(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	w, server, seen := pipeConn(t)
 	go func() {
@@ -57,6 +58,7 @@ func TestIsAlertNeedsTheWholeHeaderAndNoMore(t *testing.T) {
 }
 
 func TestWatchedConnTakesATLSAlertWhenIdleAsAClose(t *testing.T) {
+	t.Parallel()
 	w, server, seen := pipeConn(t)
 	go server.Write([]byte{tlsAlert, 3, 3, 0, 2, 1, 0}) // close_notify, unasked
 	buf := make([]byte, 16)
@@ -82,6 +84,7 @@ type closeCounter struct {
 func (c *closeCounter) CloseIdleConnections() { c.closed++ }
 
 func TestRunsTrustIdleConnectionsHalfAsLongAsTheServerKeepsThem(t *testing.T) {
+	t.Parallel()
 	next := &closeCounter{}
 	tr := &transport{next: next}
 	assert.Equal(t, runIdleTimeout, tr.runIdle(), "before the server is seen to close one")
@@ -105,6 +108,7 @@ func TestRunsTrustIdleConnectionsHalfAsLongAsTheServerKeepsThem(t *testing.T) {
 }
 
 func TestTheClientsTransportWatchesItsConnections(t *testing.T) {
+	t.Parallel()
 	c, err := NewClient("bsk_test")
 	require.NoError(t, err)
 	tr := c.core.conns.next.(*http.Transport)

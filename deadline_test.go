@@ -42,6 +42,7 @@ func hangUp(t *testing.T, n *atomic.Int32, reset bool) http.HandlerFunc {
 // call returns at once with the cause of the failed attempt, and matches
 // context.DeadlineExceeded.
 func TestRetryWaitPastTheDeadlineIsNotStarted(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		reset bool
@@ -70,6 +71,7 @@ func TestRetryWaitPastTheDeadlineIsNotStarted(t *testing.T) {
 
 // A 503 ends the same way, and the caller still gets its *APIError.
 func TestRetryWaitPastTheDeadlineKeepsTheAPIError(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 503, 200)
 	c, _ := newTestClient(t, h, bitscale.WithRetryWait(time.Hour, time.Hour))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -91,6 +93,7 @@ func TestRetryWaitPastTheDeadlineKeepsTheAPIError(t *testing.T) {
 // nearer than that leaves no room for a second attempt, however fast the
 // first one fails.
 func TestDefaultRetryWaitMinIsTheShortestWait(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, 500*time.Millisecond, bitscale.DefaultRetryWaitMin, "the README documents 500ms")
 	h, n := countingServer(t, 503, 200)
 	srv := newServer(t, h)
@@ -108,17 +111,18 @@ func TestDefaultRetryWaitMinIsTheShortestWait(t *testing.T) {
 // When the deadline ends an attempt, the attempt before it is not
 // forgotten: its 503 is in the error's text and chain.
 func TestDeadlineDuringARetryKeepsTheCauseBefore(t *testing.T) {
+	t.Parallel()
+	ctx := newExpiringContext()
 	var n atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
 			serveJSON(503, []byte(`{"error":{"code":"UNAVAILABLE","message":"down for maintenance"}}`))(w, r)
 			return
 		}
-		<-r.Context().Done() // the next attempt hangs until the client gives up
+		ctx.expire() // the next attempt is under way when the deadline passes
+		<-r.Context().Done()
 	})
 	c, _ := newTestClient(t, h)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	_, _, err := c.Users.Me(ctx)
 	t.Logf("err=%v", err)
 	assert.EqualValues(t, 2, n.Load())
@@ -133,6 +137,7 @@ func TestDeadlineDuringARetryKeepsTheCauseBefore(t *testing.T) {
 // returns the 429 at once, which is not an unknown outcome: the run was
 // refused.
 func TestRun429WithNoTimeToWaitIsNotOutcomeUnknown(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -156,10 +161,13 @@ func TestRun429WithNoTimeToWaitIsNotOutcomeUnknown(t *testing.T) {
 // unknown, judged on that attempt alone, and the first one's dial error
 // is still told.
 func TestRunDeadlineAfterAnUnsentAttemptIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	ctx := newExpiringContext()
 	var posts atomic.Int32
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
-		io.ReadAll(r.Body) // then the server sees the client hang up
+		io.ReadAll(r.Body)
+		ctx.expire() // after the run was written; then the server sees the client hang up
 		<-r.Context().Done()
 	}))
 	var dials atomic.Int32
@@ -174,8 +182,6 @@ func TestRunDeadlineAfterAnUnsentAttemptIsOutcomeUnknown(t *testing.T) {
 	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL), bitscale.WithWorkspaceID(testWorkspace),
 		bitscale.WithRetryWait(time.Millisecond, time.Millisecond), bitscale.WithHTTPClient(&http.Client{Transport: tr}))
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
 	_, _, err = c.Grids.Run(ctx, "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
 	t.Logf("err=%v", err)
 	assert.EqualValues(t, 1, posts.Load(), "runs the server saw")
@@ -190,6 +196,7 @@ func TestRunDeadlineAfterAnUnsentAttemptIsOutcomeUnknown(t *testing.T) {
 
 // A cancel during a wait between attempts keeps the cause too.
 func TestCancelDuringAWaitKeepsTheCause(t *testing.T) {
+	t.Parallel()
 	h, n := countingServer(t, 503, 200)
 	waiting := make(chan struct{})
 	log := slog.New(slog.NewTextHandler(&onRetry{waiting: waiting}, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -228,6 +235,19 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// WithAttemptTimeout(0) bounds nothing: an answer that takes its time
+// arrives.
+func TestAttemptTimeoutZeroMeansNoBound(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		serveJSON(200, []byte(`{"id":"usr_abc123"}`))(w, r)
+	}), bitscale.WithMaxRetries(0), bitscale.WithAttemptTimeout(0))
+	me, _, err := c.Users.Me(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "usr_abc123", me.ID)
 }
 
 // An attempt that outlives WithAttemptTimeout while the caller's context is

@@ -13,6 +13,7 @@ import (
 // A newer API may add fields and column types; the grid answers, decoded
 // by hand for speed, must keep taking them, as must the envelope.
 func TestGridsGetTakesNewFieldsAndColumnTypes(t *testing.T) {
+	t.Parallel()
 	body := `{"id":"grid_001","name":"Lead Enrichment — Q1","owner":{"id":"usr_1","teams":[1,2.5e3,null]},
 		"settings":{"row_limit":5000,"auto_run":true,"visibility":"team","schedule":"0 * * * *"},
 		"columns":[{"id":"c1","name":"Embedding","type":"vector","is_input":false,"is_output":true,"required":false,"dims":1536},
@@ -44,6 +45,7 @@ func TestGridsGetTakesNewFieldsAndColumnTypes(t *testing.T) {
 }
 
 func TestGridsListEnvelopes(t *testing.T) {
+	t.Parallel()
 	list := `{"grids":[{"id":"g1","name":"A","row_count":2,"column_count":3,"created_at":"2024-04-01T09:00:00Z","tags":["x"]}],"total":1}`
 	want := &bitscale.GridList{Grids: []bitscale.GridSummary{{ID: "g1", Name: "A", RowCount: 2, ColumnCount: 3,
 		CreatedAt: date("2024-04-01T09:00:00Z")}}, Total: 1}
@@ -79,6 +81,7 @@ func TestGridsListEnvelopes(t *testing.T) {
 // A type of the caller's that embeds a grid list has fields of its own,
 // which must be decoded too.
 func TestDoDecodesTypesEmbeddingGridList(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(200, []byte(`{"grids":[{"id":"g1"}],"total":1,"next_page":"p2"}`)))
 	req, err := c.NewRequest(context.Background(), "GET", "workspaces/ws_abc123/grids", nil)
 	require.NoError(t, err)

@@ -58,6 +58,10 @@ type expect struct {
 
 func TestFaultMatrix(t *testing.T) {
 	t.Parallel()
+	// Waits the server asks for are fractions of a second, which the
+	// client takes as readily as whole seconds, so that the matrix does
+	// not spend its time asleep.
+	retryAfter := http.Header{"Retry-After": {"0.05"}}
 	cases := []struct {
 		name  string
 		fault fakeserver.Fault // Times 0: the next matching request only
@@ -73,7 +77,7 @@ func TestFaultMatrix(t *testing.T) {
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 1}},
 		{name: "reset mid-body", fault: fakeserver.Fault{Kind: fakeserver.FaultResetMidBody}, after: true,
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 1}},
-		{name: "429 with Retry-After", fault: fakeserver.Fault{Status: 429, Code: "RATE_LIMITED", RetryAfter: time.Second},
+		{name: "429 with Retry-After", fault: fakeserver.Fault{Status: 429, Code: "RATE_LIMITED", Header: retryAfter},
 			get: expect{2, succeeded, 0}, run: expect{2, succeeded, 1}},
 		{name: "429 with only X-RateLimit-Reset", fault: fakeserver.Fault{Status: 429, Code: "RATE_LIMITED"},
 			get: expect{2, succeeded, 0}, run: expect{2, succeeded, 1}},
@@ -81,7 +85,7 @@ func TestFaultMatrix(t *testing.T) {
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 1}},
 		{name: "502 with an HTML body", fault: fakeserver.Fault{Kind: fakeserver.FaultHTML, Status: 502}, after: true,
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 1}},
-		{name: "503 with Retry-After", fault: fakeserver.Fault{Status: 503, RetryAfter: time.Second},
+		{name: "503 with Retry-After", fault: fakeserver.Fault{Status: 503, Header: retryAfter},
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 0}},
 		{name: "504", fault: fakeserver.Fault{Status: 504}, after: true,
 			get: expect{2, succeeded, 0}, run: expect{1, unknown, 1}},
@@ -108,7 +112,7 @@ func TestFaultMatrix(t *testing.T) {
 				f := tc.fault
 				f.AfterHandling = tc.after && op == "run POST"
 				if tc.name == "429 with only X-RateLimit-Reset" {
-					f.Header = http.Header{"X-Ratelimit-Reset": {unixIn(time.Second)}, "X-Ratelimit-Remaining": {"0"}}
+					f.Header = http.Header{"X-Ratelimit-Reset": {unixMilliIn(50 * time.Millisecond)}, "X-Ratelimit-Remaining": {"0"}}
 				}
 				var err error
 				if op == "GET" {
@@ -167,9 +171,11 @@ func matrixClient(t *testing.T, srv *fakeserver.Server, refused bool, dials *ato
 	return c
 }
 
-// unixIn returns the Unix time d from now, as X-RateLimit-Reset gives it.
-func unixIn(d time.Duration) string {
-	return strconv.FormatInt(time.Now().Add(d).Unix(), 10)
+// unixMilliIn returns the Unix time d from now in seconds with
+// milliseconds, an X-RateLimit-Reset the client takes as exactly as one in
+// whole seconds.
+func unixMilliIn(d time.Duration) string {
+	return strconv.FormatFloat(float64(time.Now().Add(d).UnixMilli())/1000, 'f', 3, 64)
 }
 
 func janeDoe() *bitscale.RunRequest {
@@ -180,6 +186,7 @@ func janeDoe() *bitscale.RunRequest {
 }
 
 func TestCancelDuringLongRetryAfterWait(t *testing.T) {
+	t.Parallel()
 	srv := fakeserver.New()
 	defer srv.Close()
 	srv.InjectFault(fakeserver.Fault{Method: "GET", Path: "user/me", Status: 429, Code: "RATE_LIMITED", RetryAfter: 30 * time.Second})

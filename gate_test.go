@@ -16,12 +16,14 @@ import (
 )
 
 // TestGateKeepsBusyClientUnderTheLimit drives 16 goroutines through one
-// client against the fake at a small limit and a short window.
+// client against the fake at a limit below their calls, so that they span
+// two or three one-second windows.
 func TestGateKeepsBusyClientUnderTheLimit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spans several rate-limit windows")
 	}
-	const limit, callers, calls = 40, 16, 10
+	const limit, callers, calls = 100, 16, 10
 	srv := fakeserver.New(fakeserver.WithRateLimit(limit, time.Second))
 	defer srv.Close()
 	c, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()),
@@ -121,6 +123,7 @@ func TestGateSlowProbeDoesNotHoldEveryone(t *testing.T) {
 // A response with X-RateLimit-Reset but no parsable X-RateLimit-Remaining
 // says nothing of what is left: the gate must stay open.
 func TestUnparsableRemainingDoesNotCloseGate(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-RateLimit-Limit", "1000")
 		w.Header().Set("X-RateLimit-Remaining", "999.0") // or absent
@@ -154,6 +157,7 @@ func (p *panicOnce) RoundTrip(r *http.Request) (*http.Response, error) {
 // A panic in a wrapped transport while the gate's probe is out must not
 // leave the gate waiting for an answer that never comes.
 func TestGateSurvivesAPanickingTransport(t *testing.T) {
+	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-RateLimit-Limit", "10")
 		w.Header().Set("X-RateLimit-Remaining", "0")
@@ -186,6 +190,7 @@ func TestGateSurvivesAPanickingTransport(t *testing.T) {
 // shut the gate for good: calls fail at once for the maximum wait, then a
 // call goes out, learns the real window, and calls go through again.
 func TestFarResetShutsTheGateForTheMaximumWaitAtMost(t *testing.T) {
+	t.Parallel()
 	const maxWait = 100 * time.Millisecond
 	var n atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,19 +1,38 @@
 package bitscale_test
 
 import (
+	"context"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bitscale/bitscale-go"
+	"github.com/bitscale/bitscale-go/bitscaletest"
 	"github.com/bitscale/bitscale-go/internal/fakeserver"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Most tests here wait on sockets, servers and short timers rather
+	// than on the CPU, so running only GOMAXPROCS of them at once (the
+	// default of -parallel) leaves the machine idle. A -parallel given on
+	// the command line is kept.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testKey is the API key the tests use; no output may ever contain it.
 const testKey = "bsk_test_9f8e7d6c5b4a"
@@ -73,4 +92,79 @@ func fakeAndClient(t *testing.T, opts ...fakeserver.Option) (*fakeserver.Server,
 	}
 	t.Cleanup(c.CloseIdleConnections)
 	return srv, c
+}
+
+// expiringContext is a context whose deadline passes when expire is called
+// rather than at a time on the clock: Done closes and Err returns
+// context.DeadlineExceeded, as they do when a deadline passes, at exactly
+// the point a test has waited for, however slow the machine. Deadline
+// reports a minute after the context was made.
+type expiringContext struct {
+	context.Context
+	deadline time.Time
+	done     chan struct{}
+	once     sync.Once
+}
+
+func newExpiringContext() *expiringContext {
+	return &expiringContext{Context: context.Background(), deadline: time.Now().Add(time.Minute), done: make(chan struct{})}
+}
+
+func (c *expiringContext) expire() { c.once.Do(func() { close(c.done) }) }
+
+func (c *expiringContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *expiringContext) Done() <-chan struct{} { return c.done }
+
+func (c *expiringContext) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// runHold keeps async runs of a fake in "running" until release is called,
+// then enriches them as the fake does by default: a poller sees the
+// running stage however slowly the machine lets it poll. Until hold is
+// called runs are not held.
+type runHold struct {
+	held    atomic.Bool
+	release func()
+	done    chan struct{}
+}
+
+func newRunHold() *runHold {
+	h := &runHold{done: make(chan struct{})}
+	h.release = sync.OnceFunc(func() { close(h.done) })
+	return h
+}
+
+func (h *runHold) hold() { h.held.Store(true) }
+
+func (h *runHold) wait(ctx context.Context) error {
+	if !h.held.Load() {
+		return nil
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *runHold) fakeEnricher(ctx context.Context, req fakeserver.EnrichRequest) (map[string]any, error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, err
+	}
+	return fakeserver.DefaultEnricher(ctx, req)
+}
+
+func (h *runHold) enricher(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, err
+	}
+	return bitscaletest.DefaultEnricher(ctx, req)
 }

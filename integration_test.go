@@ -18,7 +18,8 @@ import (
 
 func TestIntegrationEveryOperation(t *testing.T) {
 	t.Parallel()
-	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(10*time.Millisecond, 30*time.Millisecond))
+	hold := newRunHold()
+	srv, c := fakeAndClient(t, fakeserver.WithRunDurations(time.Millisecond, time.Millisecond), fakeserver.WithEnricher(hold.fakeEnricher))
 	ctx := context.Background()
 
 	me, resp, err := c.Users.Me(ctx)
@@ -57,6 +58,7 @@ func TestIntegrationEveryOperation(t *testing.T) {
 	assert.Equal(t, referenceOutputs, run.Outputs, "the reference's own example")
 	assert.Equal(t, &bitscale.Credits{Consumed: 12, Remaining: 65788}, run.Credits)
 
+	hold.hold() // until the poller has seen the run running
 	accepted, _, err := c.Grids.RunAsync(ctx, "grid_001", janeDoe())
 	require.NoError(t, err)
 	assert.Equal(t, bitscale.RunQueued, accepted.Status)
@@ -65,7 +67,12 @@ func TestIntegrationEveryOperation(t *testing.T) {
 	var stages []bitscale.RunStatus
 	done, err := c.Runs.PollUntilDone(ctx, "grid_001", accepted.ID, &bitscale.PollOptions{
 		Interval: 2 * time.Millisecond,
-		OnUpdate: func(r *bitscale.Run) { stages = append(stages, r.Status) },
+		OnUpdate: func(r *bitscale.Run) {
+			stages = append(stages, r.Status)
+			if r.Status == bitscale.RunRunning {
+				hold.release()
+			}
+		},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, bitscale.RunCompleted, stages[len(stages)-1])
@@ -208,7 +215,18 @@ func TestIntegrationFailedRunBothErrorShapes(t *testing.T) {
 
 func TestIntegrationRateLimitHeadersAnd429(t *testing.T) {
 	t.Parallel()
-	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(3, 10*time.Second))
+	// The fake's clock stands still at the start of a window that begins
+	// 20 to 40 s from now: the reset it reports is that far away whenever
+	// the test runs, within the client's maximum wait (a minute) and past
+	// the deadline given below.
+	const window = 20 * time.Second
+	secs := int64(window / time.Second)
+	start := time.Unix((time.Now().Unix()/secs+1)*secs, 0)
+	srv := fakeserver.New(fakeserver.WithRateLimit(3, window), fakeserver.WithClock(func() time.Time { return start }))
+	defer srv.Close()
+	c, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()), bitscale.WithRetryWait(10*time.Millisecond, time.Minute))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
 	// The gate is off so that the 429 reaches the wire, and no retry.
 	c2, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()), bitscale.WithRateLimitGate(false), bitscale.WithMaxRetries(0))
 	require.NoError(t, err)
@@ -224,12 +242,12 @@ func TestIntegrationRateLimitHeadersAnd429(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 429, apiErr.StatusCode)
 	assert.Positive(t, apiErr.RetryAfter)
-	assert.LessOrEqual(t, apiErr.RetryAfter, 10*time.Second)
+	assert.LessOrEqual(t, apiErr.RetryAfter, window)
 	assert.Zero(t, apiErr.RateLimit.Remaining)
 
 	// With the gate on, a call that would have to wait past its deadline
 	// fails at once instead of being sent to be refused.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err = c.Users.Me(ctx) // learns the window is spent
 	if err == nil {

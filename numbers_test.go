@@ -14,6 +14,7 @@ import (
 // number a float64 cannot hold: that number is kept as json.Number, the
 // other outputs as they always decode, and no error is returned.
 func TestRunWithAnOutOfRangeNumberKeepsItsOutputs(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"plain":    `{"run_id":"r1","status":"completed","outputs":{"c1":1e400,"c2":"ok","c3":2.5,"c4":[1,-1e999]}}`,
 		"envelope": `{"success":true,"data":{"run_id":"r1","status":"completed","outputs":{"c1":1e400,"c2":"ok","c3":2.5,"c4":[1,-1e999]}}}`,
@@ -37,6 +38,7 @@ func TestRunWithAnOutOfRangeNumberKeepsItsOutputs(t *testing.T) {
 
 // A number that does not fit a typed field is still an error.
 func TestOutOfRangeNumberInATypedFieldIsADecodeError(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t, serveJSON(200, []byte(`{"run_id":"r1","status":"completed","credits":{"consumed":1e400}}`)))
 	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
 	var de *bitscale.DecodeError

@@ -15,13 +15,15 @@ import (
 
 func TestSequentialCallsShareOneConnection(t *testing.T) {
 	t.Parallel()
-	res, err := perf.Connections(1, 1000)
+	res, err := perf.Connections(1, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d calls, answers by status %v", res.Calls, res.Statuses)
-	if res.Conns != 1 {
-		t.Errorf("%d sequential calls, errors among them, opened %d connections, want 1", res.Calls, res.Conns)
+	t.Logf("%d calls, answers by status %v, %d pauses", res.Calls, res.Statuses, res.Pauses)
+	// A pause (a stalled machine) may send the next run on a new
+	// connection, as it should; nothing else opens one.
+	if res.Conns > 1+res.Pauses {
+		t.Errorf("%d sequential calls, errors among them, %d pauses, opened %d connections, want %d at most", res.Calls, res.Pauses, res.Conns, 1+res.Pauses)
 	}
 }
 
@@ -32,14 +34,14 @@ func TestParallelCallersOpenOneConnectionEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d calls, answers by status %v, %d connections", res.Calls, res.Statuses, res.Conns)
+	t.Logf("%d calls, answers by status %v, %d connections, %d pauses", res.Calls, res.Statuses, res.Conns, res.Pauses)
 	// What is asserted is that answers of every status keep their
 	// connection: 400 calls open about one connection per caller. At a cold
 	// start net/http may dial for a request that a connection freed
 	// meanwhile then serves, leaving the dialled one spare, so a loaded
 	// machine can see a few more than one per caller, never one per call.
-	if res.Conns > 2*callers {
-		t.Errorf("%d parallel callers opened %d connections for %d calls, want at most %d", callers, res.Conns, res.Calls, 2*callers)
+	if most := 2*callers + res.Pauses*callers; res.Conns > most {
+		t.Errorf("%d parallel callers opened %d connections for %d calls, %d pauses, want at most %d", callers, res.Conns, res.Calls, res.Pauses, most)
 	}
 }
 

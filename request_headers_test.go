@@ -11,6 +11,7 @@ import (
 // NewRequest's header values are shared between requests; a caller who
 // changes its request's headers must not change the next request's.
 func TestNewRequestHeadersAreTheCallersToChange(t *testing.T) {
+	t.Parallel()
 	c, _ := mockClient(t)
 	first, err := c.NewRequest(context.Background(), "POST", "grids/grid_001/run", map[string]any{"inputs": map[string]any{"a": 1}})
 	require.NoError(t, err)

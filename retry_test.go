@@ -1,10 +1,12 @@
 package bitscale_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -96,6 +98,62 @@ func TestRunPostIsRetriedOnlyWhereItSurelyDidNotRun(t *testing.T) {
 	assert.EqualValues(t, 1, n.Load())
 	require.ErrorIs(t, err, bitscale.ErrUnprocessable)
 	assert.NotErrorIs(t, err, bitscale.ErrOutcomeUnknown, "a 4xx says the run did not happen")
+}
+
+// Each attempt of a run is judged on its own: after a 429 (written, and
+// refused), an attempt that never got a connection sent nothing, so the run is sent again rather than reported as
+// maybe carried out.
+func TestRunAttemptAfterA429IsJudgedAlone(t *testing.T) {
+	t.Parallel()
+	var posts atomic.Int32
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if posts.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0.01")
+			w.Header().Set("Connection", "close") // the next attempt dials
+			serveJSON(429, []byte(`{"error":{"code":"RATE_LIMITED","message":"slow down"}}`))(w, r)
+			return
+		}
+		serveJSON(200, []byte(`{"mode":"sync","run_id":"run_1","status":"completed"}`))(w, r)
+	}))
+	var dials atomic.Int32
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 2 {
+			// Not a *net.OpError of a dial: only the attempt's trace
+			// shows that nothing was written.
+			return nil, errors.New("proxy refused the connection (test)")
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := bitscale.NewClient(testKey, bitscale.WithBaseURL(srv.URL), bitscale.WithWorkspaceID(testWorkspace),
+		bitscale.WithRetryWait(time.Millisecond, time.Second), bitscale.WithHTTPClient(&http.Client{Transport: tr}))
+	require.NoError(t, err)
+	run, _, err := c.Grids.Run(context.Background(), "grid_001", &bitscale.RunRequest{Inputs: map[string]any{"a": "b"}})
+	require.NoError(t, err)
+	assert.Equal(t, "run_1", run.ID)
+	assert.EqualValues(t, 2, posts.Load(), "the 429 and the run")
+	assert.EqualValues(t, 3, dials.Load())
+}
+
+// The last attempt allowed is not followed by a retry's log line or wait:
+// a call with two retries logs two and sends three requests, numbered
+// from 1 in the debug log.
+func TestNoRetryIsLoggedAfterTheLastAttempt(t *testing.T) {
+	t.Parallel()
+	h, n := countingServer(t, 503, 503, 503, 200)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, _ := newTestClient(t, h, bitscale.WithMaxRetries(2), bitscale.WithLogger(logger))
+	_, _, err := c.Users.Me(context.Background())
+	require.ErrorIs(t, err, bitscale.ErrServer)
+	assert.EqualValues(t, 3, n.Load())
+	out := logs.String()
+	assert.Equal(t, 2, strings.Count(out, "bitscale: retrying"), out)
+	for i := 1; i <= 3; i++ {
+		assert.Equal(t, 1, strings.Count(out, fmt.Sprintf("msg=\"bitscale: request\" method=GET path=/api/v1/user/me attempt=%d\n", i)), out)
+	}
+	assert.Equal(t, 3, strings.Count(out, "bitscale: request"), out)
 }
 
 func TestQuota429IsNotRetried(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,7 @@ func ptr(b *bool) string {
 }
 
 func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, body := range gridBodies {
 		checkHand[Grid](t, body)
 		checkHand[GridList](t, body)
@@ -156,12 +158,20 @@ func TestHandDecoderAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func TestHandDecoderTakesRuns(t *testing.T) {
+	t.Parallel()
 	// The plain answers must not fall back, or nothing is gained.
 	for _, body := range runBodies[:5] {
 		var r Run
 		if !decodeHand([]byte(body), &r) {
 			t.Errorf("hand decoder gave up on %q", body)
 		}
+	}
+	// Nor strings with escapes, spaces and other printable characters.
+	var q Run
+	if !decodeHand([]byte(`{"run_id":"r","outputs":{"q":"Jane \"JD\" Doe, ~Acme\u00e9 \t! \u09af\u0AF9"}}`), &q) {
+		t.Errorf("hand decoder gave up on an escaped string with spaces")
+	} else if got := q.Outputs["q"]; got != "Jane \"JD\" Doe, ~Acme\u00e9 \t! \u09af\u0AF9" {
+		t.Errorf("got %q", got)
 	}
 	var r Run
 	if !decodeHand([]byte(runBodies[0]), &r) {
@@ -174,13 +184,70 @@ func TestHandDecoderTakesRuns(t *testing.T) {
 	}
 }
 
+// Outputs nest up to maxDepth levels, counting the output's own, before
+// the hand decoder gives up (and encoding/json, deeper still, decodes
+// them); a body cut short where a value should be is given up, not
+// indexed past its end.
+func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
+	t.Parallel()
+	for name, nest := range map[string]func(k int) string{
+		"arrays":  func(k int) string { return strings.Repeat("[", k) + strings.Repeat("]", k) },
+		"objects": func(k int) string { return strings.Repeat(`{"a":`, k) + "1" + strings.Repeat("}", k) },
+	} {
+		for k, want := range map[int]bool{maxDepth - 1: true, maxDepth: false} {
+			body := []byte(`{"run_id":"r","outputs":{"a":` + nest(k) + `}}`)
+			var r Run
+			if got := decodeHand(body, &r); got != want {
+				t.Errorf("%s nested %d deep: hand decoder took it: %v, want %v", name, k, got, want)
+			}
+			// The same in a field this SDK does not know, which is skipped.
+			unknown := []byte(`{"run_id":"r","x":` + nest(k) + `}`)
+			if got := decodeHand(unknown, &r); got != want {
+				t.Errorf("%s nested %d deep in an unknown field: hand decoder took it: %v, want %v", name, k, got, want)
+			}
+			var u Run
+			if err := unmarshal(body, &u); err != nil || u.Outputs["a"] == nil {
+				t.Errorf("%s nested %d deep: %v, outputs %v", name, k, err, u.Outputs)
+			}
+		}
+	}
+	for _, body := range []string{`{"run_id":"r","outputs":{"a":`, `{"run_id":"r","outputs":{"a": `, `{"run_id":"r","outputs":{"a":[1,`,
+		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
+		`{"run_id":"r\`, `{"run_id":"r\u00e`, `{"run_id":"r","status":"runn`, `{"run_id":"r","credits":{"consumed":`,
+		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`, `{"run_id":"r","x":`,
+		`{"run_id":"r","outputs":{"a":12`} {
+		b := []byte(body)
+		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
+		var r Run
+		if decodeHand(b, &r) {
+			t.Errorf("hand decoder took %q", body)
+		}
+	}
+}
+
 func TestHandDecoderTakesTheAPIsAnswers(t *testing.T) {
+	t.Parallel()
 	// The plain answers must not fall back, or nothing is gained.
 	for _, body := range gridBodies[:3] {
 		var g Grid
 		var l GridList
 		if !decodeHand([]byte(body), &g) || !decodeHand([]byte(body), &l) {
 			t.Errorf("hand decoder gave up on %q", body)
+		}
+	}
+	// Nor a null answer, which encoding/json takes as nothing to decode,
+	// though the literal ends the body.
+	for _, body := range []string{"null", " null"} {
+		var g Grid
+		if !decodeHand([]byte(body), &g) || g.ID != "" {
+			t.Errorf("hand decoder gave up on %q, or decoded %+v", body, g)
+		}
+	}
+	// Nor integers of up to 18 digits, which always fit an int64.
+	if strconv.IntSize == 64 {
+		var big Grid
+		if !decodeHand([]byte(`{"id":"g","row_count":-123456789012345678}`), &big) || big.RowCount != -123456789012345678 {
+			t.Errorf("hand decoder gave up on an 18-digit integer, or decoded %d", big.RowCount)
 		}
 	}
 	// Nor names in camel case that match no field.
@@ -216,6 +283,9 @@ var runBodies = []string{
 	`{"run_id":"run_08","outputs":{"n":123456789012345678901234567890}}`,
 	`{"run_id":"run_09","outputs":{"a":1},"outputs":{"b":2}}`,
 	`{"run_id":"run_10","credits":{"consumed":1},"credits":{"remaining":2}}`,
+	`{"run_id":"run_11","stAtus":"failed"}`,                  // encoding/json takes a name whatever its case
+	"{\"run_id\":\"run_13\",\"outputs\":{\"q\":\"ab\x80\"}}", // a byte that is not UTF-8, which encoding/json replaces
+	`{"run_id":"run_14","status":"runningab","mode":"x"}`,    // statuses newer than this SDK, one a known one and more
 	`{"run_id":"run_11","credits":{"consumed":1.5}}`,
 	`{"run_id":"run_12","credits":{"Consumed":1}}`,
 	`{"run_id":"run_13","error":5}`,
@@ -286,6 +356,7 @@ func checkErrorEnvelope(t *testing.T, body string) {
 }
 
 func TestScanErrorEnvelopeAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, body := range errorBodies {
 		checkErrorEnvelope(t, body)
 	}
@@ -301,6 +372,7 @@ func TestScanErrorEnvelopeAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func TestParseUTCMatchesTimeParse(t *testing.T) {
+	t.Parallel()
 	days := []string{"2024-02-29", "2023-02-29", "2023-02-28", "2100-02-29", "2000-02-29", "2024-04-31",
 		"2024-12-31", "2024-00-10", "2024-01-00", "0000-01-01", "9999-12-31", "2024-1a-01"}
 	clocks := []string{"00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "1:00:000", "12:00:0x"}
@@ -337,6 +409,7 @@ func FuzzHandDecoder(f *testing.F) {
 }
 
 func TestUnescapedFindsEveryByte(t *testing.T) {
+	t.Parallel()
 	for n := 0; n <= 17; n++ {
 		for at := 0; at < n; at++ {
 			for c := 0; c < 256; c++ {

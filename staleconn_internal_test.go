@@ -12,6 +12,7 @@ import (
 // The default transport closes idle connections before a load balancer
 // with the common 60s idle timeout would.
 func TestDefaultTransportDropsIdleConnectionsBeforeLoadBalancers(t *testing.T) {
+	t.Parallel()
 	c, err := NewClient("bsk_test")
 	require.NoError(t, err)
 	tr, ok := c.core.conns.next.(*http.Transport)

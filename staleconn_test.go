@@ -94,6 +94,7 @@ func runRow(c *bitscale.Client) error {
 // same two runs through a transport that cannot close its idle connections
 // reuse the dropped one, which shows the scenario is a real one.
 func TestRunAfterAQuietSpellIsSentOnANewConnection(t *testing.T) {
+	t.Parallel()
 	t.Run("default", func(t *testing.T) {
 		t.Parallel()
 		srv := newConnServer(t, true)
@@ -123,6 +124,7 @@ func TestRunAfterAQuietSpellIsSentOnANewConnection(t *testing.T) {
 // connection, since net/http sends a GET again by itself when the server
 // had closed it.
 func TestGetAfterAQuietSpellReusesItsConnection(t *testing.T) {
+	t.Parallel()
 	srv := newConnServer(t, false)
 	c := connClient(t, srv)
 	_, _, err := c.Users.Me(context.Background())
@@ -137,6 +139,7 @@ func TestGetAfterAQuietSpellReusesItsConnection(t *testing.T) {
 // connection: only a quiet spell makes a run dial. (Each call would have to
 // stall for half a second for every one of them to dial.)
 func TestBusyRunsReuseTheirConnection(t *testing.T) {
+	t.Parallel()
 	srv := newConnServer(t, false)
 	c := connClient(t, srv)
 	const calls = 20

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWakeHubForgetsTheOldestRunsNoWaitHolds(t *testing.T) {
+	t.Parallel()
 	h := newWakeHub()
 	h.watch("held") // the oldest, held by a wait
 	for i := range wakeLimit + 10 {
@@ -25,6 +26,7 @@ func TestWakeHubForgetsTheOldestRunsNoWaitHolds(t *testing.T) {
 }
 
 func TestWakeHubKeepsTheFirstDelivery(t *testing.T) {
+	t.Parallel()
 	h := newWakeHub()
 	e := h.watch("run_1")
 	assert.Nil(t, h.delivered(e))

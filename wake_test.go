@@ -40,7 +40,10 @@ func wokenFake(t *testing.T, running time.Duration, opts ...bitscaletest.Option)
 }
 
 func TestRunAndWaitEndsWhenItsWebhookArrives(t *testing.T) {
-	srv, c, hook := wokenFake(t, 300*time.Millisecond)
+	t.Parallel()
+	// Longer than the default poll interval (500ms): a wait that polled on
+	// the usual schedule would poll again before the delivery.
+	srv, c, hook := wokenFake(t, 800*time.Millisecond)
 	var seen []bitscale.RunStatus
 	run, err := c.Grids.RunAndWait(context.Background(), bitscaletest.SeedGridID, &bitscale.RunRequest{
 		Inputs:     map[string]any{bitscaletest.ColumnFullName: "Jane Doe", bitscaletest.ColumnCompany: "Acme Corp"},
@@ -50,12 +53,13 @@ func TestRunAndWaitEndsWhenItsWebhookArrives(t *testing.T) {
 	assert.Equal(t, bitscale.RunCompleted, run.Status)
 	assert.Equal(t, "jane.doe@acmecorp.com", run.Outputs[bitscaletest.ColumnEnrichedEmail])
 	// The fallback poll comes after WebhookPollInterval (10s), long after
-	// the 300ms run: only the first, immediate poll can have been made.
+	// the 800ms run: only the first, immediate poll can have been made.
 	assert.LessOrEqual(t, pollsOf(srv, run.ID), 1, "polls of the run")
 	assert.Equal(t, bitscale.RunCompleted, seen[len(seen)-1], "OnUpdate hears of the end")
 }
 
 func TestPollUntilDoneTakesADeliveryThatCameFirst(t *testing.T) {
+	t.Parallel()
 	srv, c, hook := wokenFake(t, time.Millisecond, bitscaletest.WithEnricher(
 		func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
 			return nil, &bitscaletest.RunError{Code: "ENRICHMENT_FAILED", Message: "no such person"}
@@ -73,15 +77,24 @@ func TestPollUntilDoneTakesADeliveryThatCameFirst(t *testing.T) {
 // A run sent without a webhook URL is polled as usual, even by a client
 // that hears of deliveries.
 func TestRunsWithoutAWebhookArePolledAsBefore(t *testing.T) {
-	srv, c, _ := wokenFake(t, 50*time.Millisecond)
+	t.Parallel()
+	// The run stays running until a poll has seen it not done yet.
+	hold := newRunHold()
+	hold.hold()
+	srv, c, _ := wokenFake(t, time.Millisecond, bitscaletest.WithEnricher(hold.enricher))
 	run, err := c.Grids.RunAndWait(context.Background(), bitscaletest.SeedGridID, &bitscale.RunRequest{
 		Inputs: map[string]any{bitscaletest.ColumnFullName: "Jane Doe"},
-	}, &bitscale.PollOptions{Interval: 5 * time.Millisecond, Multiplier: 1})
+	}, &bitscale.PollOptions{Interval: 5 * time.Millisecond, Multiplier: 1, OnUpdate: func(r *bitscale.Run) {
+		if !r.Status.Done() {
+			hold.release()
+		}
+	}})
 	require.NoError(t, err)
 	assert.Greater(t, pollsOf(srv, run.ID), 1)
 }
 
 func TestWithWebhookClientRefusesNil(t *testing.T) {
+	t.Parallel()
 	_, err := bitscale.NewWebhookHandler(func(context.Context, *bitscale.Run) error { return nil },
 		bitscale.WithWebhookSecret("whsec_x"), bitscale.WithWebhookClient(nil))
 	require.EqualError(t, err, "bitscale: WithWebhookClient: nil client")

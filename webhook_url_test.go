@@ -24,6 +24,7 @@ import (
 var refPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestRunAsyncRefusesWebhookURLsBitScaleRefuses(t *testing.T) {
+	t.Parallel()
 	// A client of the real API: nothing local can be delivered to.
 	c, mock := mockClient(t)
 	const (
@@ -70,6 +71,7 @@ func TestRunAsyncRefusesWebhookURLsBitScaleRefuses(t *testing.T) {
 }
 
 func TestRunAsyncAddsWebhookRefKeepingTheURL(t *testing.T) {
+	t.Parallel()
 	c, mock := mockClient(t)
 	var sent []string
 	mock.RegisterResponder("POST", base+"grids/grid_001/run", func(r *http.Request) (*http.Response, error) {
@@ -117,6 +119,7 @@ func TestRunAsyncAddsWebhookRefKeepingTheURL(t *testing.T) {
 }
 
 func TestFakeRefusesLocalWebhookUnlessAllowed(t *testing.T) {
+	t.Parallel()
 	// The SDK lets a local URL through to a fake on loopback; the fake,
 	// as BitScale, refuses it unless the test allows local webhooks.
 	var calls hookCalls
@@ -146,6 +149,7 @@ func TestFakeRefusesLocalWebhookUnlessAllowed(t *testing.T) {
 }
 
 func TestWebhookRefMatchesALostAnswerToItsDelivery(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	var calls hookCalls
 	hookURL := serveHook(t, bitscale.WebhookHandler(calls.handle, bitscale.WithWebhookSecret(srv.WebhookSecret())))
@@ -177,6 +181,7 @@ func TestWebhookRefMatchesALostAnswerToItsDelivery(t *testing.T) {
 }
 
 func TestRunAndWaitKeepsWebhookRef(t *testing.T) {
+	t.Parallel()
 	srv, c := newWebhookFake(t)
 	hookURL := serveHook(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -199,7 +204,9 @@ func TestRunAndWaitKeepsWebhookRef(t *testing.T) {
 	defer cancel()
 	opts := *hookPoll
 	opts.OnUpdate = func(*bitscale.Run) { cancel() }
-	srvSlow := bitscaletest.NewServer(bitscaletest.WithLocalWebhooks())
+	hold := newRunHold() // the run is still running when the wait ends
+	hold.hold()
+	srvSlow := bitscaletest.NewServer(bitscaletest.WithLocalWebhooks(), bitscaletest.WithEnricher(hold.enricher))
 	t.Cleanup(srvSlow.Close)
 	sc := srvSlow.Client()
 	t.Cleanup(sc.CloseIdleConnections)
@@ -214,6 +221,7 @@ func TestRunAndWaitKeepsWebhookRef(t *testing.T) {
 }
 
 func TestRunBatchChecksWebhookURLsAsRunAsyncDoes(t *testing.T) {
+	t.Parallel()
 	// Against the real API a local URL is refused before anything is sent,
 	// even the grid's read.
 	c, mock := mockClient(t)

@@ -1012,3 +1012,24 @@ func BenchmarkVerifyWebhookSignatureHugeHeader(b *testing.B) {
 		})
 	}
 }
+
+// A header may hold up to 8 signatures, as during a rotation of several
+// secrets; a ninth makes it malformed, whichever of them is valid.
+func TestVerifyWebhookSignatureTakesUpToEightSignatures(t *testing.T) {
+	t.Parallel()
+	payload := []byte(`{"run_id":"run_1","status":"completed"}`)
+	valid := bitscale.SignWebhookPayload(payload, "whsec_current")
+	other := bitscale.SignWebhookPayload(payload, "whsec_other")
+	header := func(n int) string {
+		fields := make([]string, n)
+		for i := range fields {
+			fields[i] = other
+		}
+		fields[n-1] = valid
+		return strings.Join(fields, ",")
+	}
+	assert.NoError(t, bitscale.VerifyWebhookSignature(payload, header(8), "whsec_current"))
+	err := bitscale.VerifyWebhookSignature(payload, header(9), "whsec_current")
+	assert.ErrorIs(t, err, bitscale.ErrMalformedSignature)
+	assert.ErrorContains(t, err, "more than 8 signatures")
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Mutation testing of the SDK's request path: request.go, retry.go, policy.go,
-# transport.go, conns.go, redirect.go, decode.go, gate.go, ratelimit.go,
-# errors.go and webhooks.go. A mutant that lives is a change to that code
-# that no test notices.
+# Mutation testing of the SDK's request path: every non-test file of the
+# root package that a request goes through, from the client and its
+# options to the transport, retries, waits, the rate-limit gate, decoding,
+# errors and webhooks. A mutant that lives is a change to that code that no
+# test notices.
 #
 # Slow (tens of minutes), so not part of .ci/run. Needs gremlins v0.6.0
 # (go install github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0) and jq.
@@ -13,7 +14,7 @@
 #                                              lines, for a run stopped early
 #
 # GREMLINS (the binary, default gremlins on PATH), WORKERS (default 1) and
-# FILES (a space-separated subset of the files above) may be set in the
+# FILES (a space-separated subset of the files below) may be set in the
 # environment.
 #
 # gremlins has no option for flags to go test, but its test runs inherit the
@@ -29,24 +30,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-files=(request.go retry.go policy.go transport.go conns.go redirect.go
-  decode.go gate.go ratelimit.go errors.go webhooks.go)
+files=(client.go options.go request.go retry.go policy.go transport.go conns.go
+  redirect.go decode.go scan.go scan_run.go gate.go ratelimit.go errors.go
+  outcome.go webhooks.go wake.go)
 if [ -n "${FILES:-}" ]; then
   read -r -a files <<<"$FILES" # a subset, such as FILES="gate.go retry.go"
 fi
 
 report() {
   local json=$1
-  echo "== efficacy per file (killed / (killed + lived)); lived and not covered listed"
+  echo "== per file: efficacy is killed / (killed + lived)"
   jq -r '
-    .files[] | .file_name as $f |
-    [.mutations[] | select(.status == "KILLED")] as $k |
-    [.mutations[] | select(.status == "LIVED")] as $l |
-    [.mutations[] | select(.status == "NOT COVERED")] as $n |
-    [.mutations[] | select(.status == "TIMED OUT")] as $t |
-    "\($f): efficacy \(if ($k|length)+($l|length) == 0 then "n/a" else ((($k|length)*10000/(($k|length)+($l|length))|floor)/100|tostring) + "%" end) killed \($k|length) lived \($l|length) not-covered \($n|length) timed-out \($t|length)",
-    ($l[] | "  LIVED \($f):\(.line):\(.column) \(.type)"),
-    ($n[] | "  NOT COVERED \($f):\(.line):\(.column) \(.type)")' "$json"
+    def n($s): [.mutations[] | select(.status == $s)] | length;
+    (["file", "killed", "lived", "not-covered", "timed-out", "efficacy"] | @tsv),
+    (.files[] | [.file_name, n("KILLED"), n("LIVED"), n("NOT COVERED"), n("TIMED OUT"),
+      (if n("KILLED") + n("LIVED") == 0 then "n/a"
+       else (((n("KILLED") * 10000 / (n("KILLED") + n("LIVED"))) | floor) / 100 | tostring) + "%" end)] | @tsv)' "$json" |
+    column -t -s $'\t'
+  echo "== lived and not covered mutants"
+  jq -r '.files[] | .file_name as $f | .mutations[] | select(.status == "LIVED" or .status == "NOT COVERED") |
+    "  \(.status) \($f):\(.line):\(.column) \(.type)"' "$json"
   jq -r '"== total: efficacy \(.test_efficacy)% mutant coverage \(.mutations_coverage)% killed \(.mutants_killed) lived \(.mutants_lived) not covered \(.mutants_not_covered) timed out \([.files[].mutations[] | select(.status == "TIMED OUT")] | length)"' "$json"
 }
 
@@ -64,11 +67,13 @@ report_log() {
   } END {
     for (n = 1; n <= nf; n++) {
       f = order[n]; k = count[f, "KILLED"] + 0; l = count[f, "LIVED"] + 0
-      printf "%s: efficacy %s killed %d lived %d not-covered %d timed-out %d\n", f,
-        (k + l ? sprintf("%.2f%%", 100 * k / (k + l)) : "n/a"), k, l, count[f, "NOT COVERED"] + 0, count[f, "TIMED OUT"] + 0
-      printf "%s", list[f]
+      if (n == 1) printf "%-14s %7s %6s %12s %10s %9s\n", "file", "killed", "lived", "not-covered", "timed-out", "efficacy"
+      printf "%-14s %7d %6d %12d %10d %9s\n", f, k, l, count[f, "NOT COVERED"] + 0, count[f, "TIMED OUT"] + 0,
+        (k + l ? sprintf("%.2f%%", 100 * k / (k + l)) : "n/a")
+      lists = lists list[f]
       tk += k; tl += l
     }
+    printf "== lived and not covered mutants\n%s", lists
     if (tk + tl) printf "== total: efficacy %.2f%% killed %d lived %d\n", 100 * tk / (tk + tl), tk, tl
   }' "$1"
 }

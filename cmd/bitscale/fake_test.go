@@ -76,6 +76,7 @@ func startRun(t *testing.T, base, key, hook string) int {
 }
 
 func TestFakeServesTheCommand(t *testing.T) {
+	t.Parallel()
 	base, key, webhooks := serveFake(t, "--queued", "1h")
 	if webhooks != "local and http:// URLs too, unlike BitScale (--local-webhooks)" {
 		t.Errorf("banner says webhooks go to %q", webhooks)
@@ -89,6 +90,7 @@ func TestFakeServesTheCommand(t *testing.T) {
 }
 
 func TestFakeLocalWebhooksOff(t *testing.T) {
+	t.Parallel()
 	base, key, webhooks := serveFake(t, "--local-webhooks=false", "--queued", "1h")
 	if webhooks != "public https:// URLs only, as BitScale (--local-webhooks=false)" {
 		t.Errorf("banner says webhooks go to %q", webhooks)
@@ -102,6 +104,7 @@ func TestFakeLocalWebhooksOff(t *testing.T) {
 }
 
 func TestFakeHelp(t *testing.T) {
+	t.Parallel()
 	r := cli(t, invocation{}, "fake", "--help")
 	wantCode(t, r, exitOK)
 	if !strings.Contains(r.stdout, "--local-webhooks") || !strings.Contains(r.stdout, "(default true)") {

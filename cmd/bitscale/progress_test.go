@@ -15,6 +15,7 @@ import (
 // TestProgressBarOnATerminal runs enrich with stderr on a pseudo-terminal
 // and checks that the bar is redrawn in place and ends with the totals.
 func TestProgressBarOnATerminal(t *testing.T) {
+	t.Parallel()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
@@ -62,6 +63,7 @@ func TestProgressBarOnATerminal(t *testing.T) {
 // when stderr is not a terminal: one form, rows counting up, the totals
 // last, nothing redrawn.
 func TestProgressLinesWithoutATerminal(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	in, out := leads(t)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out) // a line on every update
@@ -95,6 +97,7 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 // TestRunsWaitOnATerminal checks that runs wait redraws one status line
 // in place on a terminal, and leaves the last status on its own line.
 func TestRunsWaitOnATerminal(t *testing.T) {
+	t.Parallel()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)

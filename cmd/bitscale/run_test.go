@@ -10,6 +10,7 @@ import (
 )
 
 func TestRunSync(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "--input", "Full Name=Jane Doe", "-i", "Company=Acme Corp")
 	wantCode(t, r, exitOK)
@@ -30,6 +31,7 @@ func hideRunID(out string, srv *bitscaletest.Server) string {
 }
 
 func TestRunByColumnIDAndJSON(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "--json", "--input", bitscaletest.ColumnFullName+"=Ada Lovelace")
 	wantCode(t, r, exitOK)
@@ -47,6 +49,7 @@ func TestRunByColumnIDAndJSON(t *testing.T) {
 }
 
 func TestRunRefusesBadInputsBeforeSending(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	for _, args := range [][]string{
 		{"--input", "Nmae=Jane Doe"},
@@ -71,6 +74,7 @@ func TestRunRefusesBadInputsBeforeSending(t *testing.T) {
 }
 
 func TestRunAsync(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t, bitscaletest.WithRunDurations(time.Hour, time.Hour))
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "--async", "--json", "-i", "Full Name=Jane Doe")
 	wantCode(t, r, exitOK)
@@ -83,6 +87,7 @@ func TestRunAsync(t *testing.T) {
 }
 
 func TestRunAsyncWait(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "--async", "--wait", "-i", "Full Name=Jane Doe")
 	wantCode(t, r, exitOK)
@@ -99,6 +104,7 @@ func TestRunAsyncWait(t *testing.T) {
 }
 
 func TestRunInsufficientCredits(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 5); err != nil {
 		t.Fatal(err)
@@ -111,6 +117,7 @@ func TestRunInsufficientCredits(t *testing.T) {
 }
 
 func TestRunOutcomeUnknownIsNotResent(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/grid_001/run", Kind: bitscaletest.FaultError, Status: 502, AfterHandling: true})
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "-i", "Full Name=Jane Doe")
@@ -124,6 +131,7 @@ func TestRunOutcomeUnknownIsNotResent(t *testing.T) {
 }
 
 func TestRunsGetAndWait(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	inv := invocation{env: env(srv)}
 	var run bitscale.Run
@@ -144,6 +152,7 @@ func TestRunsGetAndWait(t *testing.T) {
 }
 
 func TestRunWithWebhookURLIsAsync(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t, bitscaletest.WithRunDurations(time.Hour, time.Hour))
 	r := cli(t, invocation{env: env(srv)}, "run", "grid_001", "-i", "Full Name=Jane Doe", "--webhook-url", "https://hooks.example.com/bitscale")
 	wantCode(t, r, exitOK)

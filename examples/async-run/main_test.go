@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,21 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The program reads BITSCALE_* from the environment. They are cleared
+	// once, here, so that every test starts as on a machine with no key,
+	// on the embedded fake; the tests that need a key set it themselves
+	// and are not run in parallel.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "BITSCALE_") {
+			os.Unsetenv(name)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestAsyncRunOnTheFake(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
-	t.Setenv("BITSCALE_GRID_ID", "")
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -119,7 +130,7 @@ func TestAsyncRunHelpExitsZero(t *testing.T) {
 }
 
 func TestAsyncRunTakesInputs(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
+	t.Parallel()
 	var out bytes.Buffer
 	args := []string{"-grid", "grid_001", "-input", "Full Name=Ada Lovelace", "-input", "Company=Analytical Engines"}
 	if err := run(context.Background(), args, &out); err != nil {
@@ -129,8 +140,7 @@ func TestAsyncRunTakesInputs(t *testing.T) {
 }
 
 func TestAsyncRunRefusesBadInputs(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
-	t.Setenv("BITSCALE_GRID_ID", "")
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-input", "Nope=1"}, &out)
 	if err == nil || !strings.Contains(err.Error(), `"Nope" is not a column`) {
@@ -139,6 +149,7 @@ func TestAsyncRunRefusesBadInputs(t *testing.T) {
 }
 
 func TestAsyncRunThatFails(t *testing.T) {
+	t.Parallel()
 	srv := bitscaletest.NewServer(
 		bitscaletest.WithRunDurations(5*time.Millisecond, 5*time.Millisecond),
 		bitscaletest.WithEnricher(func(context.Context, bitscaletest.EnrichRequest) (map[string]any, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,10 +11,21 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The program reads BITSCALE_* from the environment. They are cleared
+	// once, here, so that every test starts as on a machine with no key,
+	// on the embedded fake; the tests that need a key set it themselves
+	// and are not run in parallel.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "BITSCALE_") {
+			os.Unsetenv(name)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestQuickstartOnTheFake(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"-input", "Full Name=Ada Lovelace", "-input", "Company=Analytical Engines"}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -36,7 +48,7 @@ func TestQuickstartOnTheFake(t *testing.T) {
 }
 
 func TestQuickstartRefusesBadInputs(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-input", "Nope=1"}, &out)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`"Nope" is not a column`)) {
@@ -78,7 +90,7 @@ func TestQuickstartWithAKeyRunsOnlyWithRun(t *testing.T) {
 }
 
 func TestQuickstartHelpExitsZero(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "") // the failing run below goes to the fake
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	if code := cli(context.Background(), []string{"-h"}, &out, &errOut); code != 0 {
 		t.Fatalf("-h exited %d, want 0; stderr: %s", code, errOut.String())

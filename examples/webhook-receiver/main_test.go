@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +13,21 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The program reads BITSCALE_* from the environment. They are cleared
+	// once, here, so that every test starts as on a machine with no key,
+	// on the embedded fake; the tests that need a key set it themselves
+	// and are not run in parallel.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "BITSCALE_") {
+			os.Unsetenv(name)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestWebhookReceiverOnTheFake(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
-	t.Setenv("BITSCALE_GRID_ID", "")
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -105,7 +116,7 @@ func TestWebhookReceiverWithAKeyRunsOnlyWithRun(t *testing.T) {
 }
 
 func TestWebhookReceiverTakesInputs(t *testing.T) {
-	t.Setenv("BITSCALE_API_KEY", "")
+	t.Parallel()
 	var out bytes.Buffer
 	args := []string{"-grid", "grid_001", "-input", "Full Name=Ada Lovelace", "-input", "Company=Analytical Engines"}
 	if err := run(context.Background(), args, &out); err != nil {

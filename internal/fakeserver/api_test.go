@@ -63,6 +63,7 @@ const (
 )
 
 func TestReferenceExamples(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	tests := []struct {
 		path, ws, want string
@@ -88,6 +89,7 @@ func TestReferenceExamples(t *testing.T) {
 }
 
 func TestWorkspaceIDIgnoredWhereNotRequired(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	for _, path := range []string{"user/me", "workspaces", "workspaces/ws_def456"} {
 		if res := send(t, s, "GET", path, "ws_nope", nil); res.status != http.StatusOK {
@@ -97,6 +99,7 @@ func TestWorkspaceIDIgnoredWhereNotRequired(t *testing.T) {
 }
 
 func TestSecondWorkspace(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	m := send(t, s, "GET", "workspaces/ws_def456", "", nil).object(t)
 	if m["name"] != "Acme Corp — Marketing" {
@@ -112,6 +115,7 @@ func TestSecondWorkspace(t *testing.T) {
 }
 
 func TestListGridsSearch(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	if _, err := s.AddGrid("ws_abc123", Grid{ID: "grid_x", Name: "Account Scoring"}); err != nil {
 		t.Fatal(err)
@@ -145,6 +149,7 @@ func TestListGridsSearch(t *testing.T) {
 }
 
 func TestWorkspaceScoping(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 
 	// The marketing workspace lists its own grid only.
@@ -165,6 +170,7 @@ func TestWorkspaceScoping(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	tests := []struct {
 		name         string
@@ -204,6 +210,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	tests := []struct{ method, path, allow string }{
 		{"POST", "user/me", "GET"},
@@ -221,6 +228,7 @@ func TestMethodNotAllowed(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	for _, key := range []string{"", "bsk_wrong"} {
 		for _, path := range []string{"user/me", "workspaces", "grids/grid_001", "nope"} {
@@ -250,6 +258,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestWithAPIKey(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithAPIKey("bsk_custom"))
 	if s.APIKey() != "bsk_custom" {
 		t.Fatalf("APIKey() = %q", s.APIKey())
@@ -262,6 +271,7 @@ func TestWithAPIKey(t *testing.T) {
 // An escaped slash stays inside its path segment: the fake never cleans
 // a path into another route.
 func TestEscapedPathRouting(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	tests := []struct {
 		path   string
@@ -298,6 +308,7 @@ func TestEscapedPathRouting(t *testing.T) {
 }
 
 func TestStatusFor(t *testing.T) {
+	t.Parallel()
 	want := map[string]int{
 		"INVALID_API_KEY":         401,
 		"WORKSPACE_NOT_FOUND":     404,

@@ -42,6 +42,7 @@ func poll(t *testing.T, s *Server, id string) map[string]any {
 }
 
 func TestAsyncStages(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	// Stages long enough for polling to see each one.
 	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 300*time.Millisecond); err != nil {
@@ -104,6 +105,7 @@ func TestAsyncStages(t *testing.T) {
 
 // A run completes on its own, without anyone polling.
 func TestAsyncCompletesUnpolled(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunDurations(10*time.Millisecond, 20*time.Millisecond))
 	id := startAsync(t, s, janeDoe(""))
 	eventually(t, "the run to complete", func() bool {
@@ -120,6 +122,7 @@ func TestAsyncCompletesUnpolled(t *testing.T) {
 }
 
 func TestAsyncFailure(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunDurations(0, 0), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		return nil, errors.New("no such person")
 	}))
@@ -144,6 +147,7 @@ func TestAsyncFailure(t *testing.T) {
 
 // Credits spent by other runs while a run was queued fail it at the end.
 func TestAsyncRunOutOfCreditsAtCompletion(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunDurations(time.Hour, 0))
 	s.SetGridRunDurations("grid_001", 50*time.Millisecond, 0)
 	id := startAsync(t, s, janeDoe(""))
@@ -158,6 +162,7 @@ func TestAsyncRunOutOfCreditsAtCompletion(t *testing.T) {
 }
 
 func TestRunNotFound(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunDurations(0, 0))
 	id := startAsync(t, s, janeDoe(""))
 	if _, err := s.AddGrid("ws_abc123", Grid{ID: "grid_other"}); err != nil {
@@ -204,6 +209,7 @@ func (w *webhookReceiver) count() int {
 }
 
 func TestWebhookSignedAndRetried(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookSecret("whsec_for_test"), WithWebhookBackoff(20*time.Millisecond))
 	recv := newReceiver(t, http.StatusInternalServerError, http.StatusServiceUnavailable)
 	body := janeDoe("")
@@ -255,6 +261,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 }
 
 func TestWebhookGivesUpAfterThreeRetries(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond))
 	recv := newReceiver(t, 500, 500, 500, 500, 500, 500)
 	body := janeDoe("")
@@ -272,6 +279,7 @@ func TestWebhookGivesUpAfterThreeRetries(t *testing.T) {
 }
 
 func TestWebhookTimeoutAndFailedRun(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithLocalWebhooks(), WithRunDurations(0, 0), WithWebhookBackoff(time.Millisecond), WithWebhookTimeout(50*time.Millisecond),
 		WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) { return nil, errors.New("boom") }))
 	release := make(chan struct{})
@@ -311,6 +319,7 @@ func TestWebhookTimeoutAndFailedRun(t *testing.T) {
 }
 
 func TestWebhookDefaults(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	if s.WebhookSecret() != DefaultWebhookSecret {
 		t.Errorf("WebhookSecret() = %q", s.WebhookSecret())

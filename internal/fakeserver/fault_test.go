@@ -11,6 +11,7 @@ import (
 )
 
 func TestFaultErrorBeforeHandling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{
 		Method: "POST", Path: "grids/grid_001/run",
@@ -41,12 +42,14 @@ func TestFaultErrorBeforeHandling(t *testing.T) {
 }
 
 func TestFaultErrorDefaults(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{})
 	send(t, s, "GET", "user/me", "", nil).wantError(t, 500, CodeInternalError)
 }
 
 func TestFaultAfterHandling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{Path: "grids/grid_001/run", AfterHandling: true, Status: 502, Code: "BAD_GATEWAY"})
 	send(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync")).wantError(t, 502, "BAD_GATEWAY")
@@ -62,6 +65,7 @@ func TestFaultAfterHandling(t *testing.T) {
 // A response slower than the client's patience: before handling, the
 // request is never served; after handling, it was.
 func TestFaultSlow(t *testing.T) {
+	t.Parallel()
 	impatient := &http.Client{Transport: client.Transport, Timeout: 50 * time.Millisecond}
 	for _, after := range []bool{false, true} {
 		s := newServer(t)
@@ -99,6 +103,7 @@ func TestFaultSlow(t *testing.T) {
 // A slow error after handling: the server ran the request, and the
 // client waited for a gateway timeout.
 func TestFaultDelayedErrorAfterHandling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{Path: "grids/grid_001/run", AfterHandling: true, Delay: 50 * time.Millisecond, Status: 504, Code: "GATEWAY_TIMEOUT"})
 	start := time.Now()
@@ -112,6 +117,7 @@ func TestFaultDelayedErrorAfterHandling(t *testing.T) {
 }
 
 func TestFaultReset(t *testing.T) {
+	t.Parallel()
 	for _, after := range []bool{false, true} {
 		s := newServer(t, WithRunDurations(time.Hour, 0))
 		s.InjectFault(Fault{Method: "POST", Path: "grids/grid_001/run", Kind: FaultReset, AfterHandling: after})
@@ -135,6 +141,7 @@ func TestFaultReset(t *testing.T) {
 }
 
 func TestFaultResetMidBody(t *testing.T) {
+	t.Parallel()
 	for _, after := range []bool{false, true} {
 		s := newServer(t)
 		s.InjectFault(Fault{Path: "grids/grid_001/run", Kind: FaultResetMidBody, AfterHandling: after})
@@ -164,6 +171,7 @@ func TestFaultResetMidBody(t *testing.T) {
 }
 
 func TestFaultBodies(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{Path: "user/me", Kind: FaultMalformedJSON})
 	s.InjectFault(Fault{Path: "user/me", Kind: FaultEmptyBody})
@@ -191,6 +199,7 @@ func TestFaultBodies(t *testing.T) {
 }
 
 func TestFaultMatching(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{Method: "POST", Path: "grids/*", Times: 2, Status: 500, Code: "FIRST"})
 	s.InjectFault(Fault{Path: "/api/v1/grids/grid_001/run", Status: 500, Code: "SECOND"})
@@ -220,6 +229,7 @@ func TestFaultMatching(t *testing.T) {
 // A fault applies whether or not the request is authenticated, as a
 // proxy's error would.
 func TestFaultBeforeAuthentication(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.InjectFault(Fault{Kind: FaultHTML})
 	req := newRequest(t, s, "GET", "user/me", "", nil)
@@ -230,6 +240,7 @@ func TestFaultBeforeAuthentication(t *testing.T) {
 }
 
 func TestFaultKindString(t *testing.T) {
+	t.Parallel()
 	for k, want := range map[FaultKind]string{FaultError: "error", FaultResetMidBody: "reset mid-body", FaultHTML: "HTML", FaultKind(42): "FaultKind(42)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(k), got, want)

@@ -3,6 +3,7 @@ package fakeserver
 import "testing"
 
 func TestRequestsRecordTheStatusAnswered(t *testing.T) {
+	t.Parallel()
 	s := New()
 	defer s.Close()
 	s.InjectFault(Fault{Path: "workspaces", Status: 503})

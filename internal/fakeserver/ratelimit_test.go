@@ -7,6 +7,7 @@ import (
 )
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	// 12:00:10 UTC: the minute window began at 12:00:00 and resets at 12:01:00.
 	c := &clock{t: time.Date(2024, 4, 15, 12, 0, 10, 0, time.UTC)}
 	s := newServer(t, WithClock(c.Now), WithRateLimit(3, time.Minute))
@@ -72,6 +73,7 @@ func wantRateHeaders(t *testing.T, res result, limit, remaining, reset string) {
 }
 
 func TestRateLimitDefaults(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	res := send(t, s, "GET", "user/me", "", nil)
 	if res.header.Get("X-RateLimit-Limit") != "1000" {

@@ -23,6 +23,7 @@ const refSyncResult = `{
 }`
 
 func TestSyncRunReferenceExample(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	res := send(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync"))
 	if res.status != http.StatusOK {
@@ -46,6 +47,7 @@ func TestSyncRunReferenceExample(t *testing.T) {
 }
 
 func TestSyncRunDefaultMode(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	body := janeDoe("")
 	delete(body, "mode")
@@ -54,6 +56,7 @@ func TestSyncRunDefaultMode(t *testing.T) {
 }
 
 func TestOutputColumns(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	body := janeDoe("sync")
 	body["output_columns"] = []string{ColumnEnrichedEmail}
@@ -65,6 +68,7 @@ func TestOutputColumns(t *testing.T) {
 }
 
 func TestRunRequestValidation(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	_, err := s.AddGrid("ws_abc123", Grid{ID: "grid_types", Columns: []Column{
 		{ID: "text", Type: TypeText, IsInput: true, Name: "Text"},
@@ -156,6 +160,7 @@ func TestRunRequestValidation(t *testing.T) {
 }
 
 func TestRunContentType(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
 		req := newRequest(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync"))
@@ -170,6 +175,7 @@ func TestRunContentType(t *testing.T) {
 }
 
 func TestInsufficientCredits(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	if err := s.SetCredits("ws_abc123", 11); err != nil {
 		t.Fatal(err)
@@ -195,6 +201,7 @@ func TestInsufficientCredits(t *testing.T) {
 }
 
 func TestRunQuota(t *testing.T) {
+	t.Parallel()
 	// A still clock keeps all requests in one rate-limit window.
 	c := &clock{t: time.Date(2024, 4, 15, 12, 0, 0, 0, time.UTC)}
 	s := newServer(t, WithClock(c.Now))
@@ -231,6 +238,7 @@ func TestRunQuota(t *testing.T) {
 }
 
 func TestEnricherFailure(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		return nil, errors.New("model unavailable")
 	}))
@@ -270,6 +278,7 @@ func TestEnricherFailure(t *testing.T) {
 }
 
 func TestRunErrorString(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunErrorString(), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		return nil, errors.New("model unavailable")
 	}))
@@ -278,6 +287,7 @@ func TestRunErrorString(t *testing.T) {
 }
 
 func TestCustomEnricher(t *testing.T) {
+	t.Parallel()
 	reqs := make(chan EnrichRequest, 1)
 	s := newServer(t, WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		reqs <- req
@@ -295,6 +305,7 @@ func TestCustomEnricher(t *testing.T) {
 }
 
 func TestDefaultEnricherFallbacks(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	run := func(site string) map[string]any {
 		body := map[string]any{"inputs": map[string]any{"5d1e8c3a-2f47-4b69-8a0c-1e2f3a4b5c6d": site}}
@@ -355,6 +366,7 @@ func mapsEqual(a, b map[string]any) bool {
 }
 
 func TestNumbersEchoedExactly(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	if _, err := s.AddGrid("ws_abc123", Grid{ID: "g", Columns: []Column{{ID: "n", Type: TypeNumber, IsInput: true}}}); err != nil {
 		t.Fatal(err)
@@ -366,6 +378,7 @@ func TestNumbersEchoedExactly(t *testing.T) {
 }
 
 func TestSyncLatency(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithSyncLatency(100*time.Millisecond))
 	start := time.Now()
 	send(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync"))
@@ -375,6 +388,7 @@ func TestSyncLatency(t *testing.T) {
 }
 
 func TestRunRefusesLocalWebhookURLs(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithRunDurations(time.Hour, 0))
 	for _, hook := range []string{
 		"https://localhost/h", "https://LOCALHOST./h", "https://hooks.localhost/h",

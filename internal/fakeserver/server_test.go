@@ -17,6 +17,7 @@ import (
 )
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/api/v1/$`).MatchString(s.URL()) {
 		t.Errorf("URL() = %q", s.URL())
@@ -27,6 +28,7 @@ func TestURL(t *testing.T) {
 }
 
 func TestStartAddressInUse(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	addr := strings.TrimSuffix(strings.TrimPrefix(s.URL(), "http://"), "/api/v1/")
 	if _, err := Start(WithAddr(addr)); err == nil {
@@ -41,6 +43,7 @@ func TestStartAddressInUse(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
+	t.Parallel()
 	s := New(WithRunDurations(30*time.Second, 30*time.Second), WithSyncLatency(30*time.Second))
 	startAsync(t, s, janeDoe(""))
 
@@ -78,6 +81,7 @@ func TestClose(t *testing.T) {
 
 // The server's idle keep-alive connections do not hold Close up.
 func TestCloseWithIdleConnections(t *testing.T) {
+	t.Parallel()
 	s := New()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -104,6 +108,7 @@ func TestCloseWithIdleConnections(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	other := httptest.NewServer(s.Handler())
 	defer other.Close()
@@ -115,6 +120,7 @@ func TestHandler(t *testing.T) {
 // On the wire, the fake accepts the headers spelled as the reference
 // spells them and answers with the reference's header names.
 func TestWireSpelling(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(s.URL(), "/api/v1/"), "http://"))
 	if err != nil {
@@ -136,6 +142,7 @@ func TestWireSpelling(t *testing.T) {
 }
 
 func TestWithoutSeed(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithoutSeed())
 	wantJSON(t, send(t, s, "GET", "workspaces", "", nil).body, `{"workspaces":[],"total":0}`)
 	wantJSON(t, send(t, s, "GET", "user/me", "", nil).body, refUser)
@@ -143,6 +150,7 @@ func TestWithoutSeed(t *testing.T) {
 }
 
 func TestAddWorkspaceAndGrid(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s := newServer(t, WithoutSeed(), WithClock(c.Now))
 
@@ -227,6 +235,7 @@ func TestAddWorkspaceAndGrid(t *testing.T) {
 }
 
 func TestSetUser(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.SetUser(User{ID: "usr_x", Name: "X", Email: "x@example.com", CreatedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Plan: "starter"})
 	wantJSON(t, send(t, s, "GET", "user/me", "", nil).body,
@@ -237,6 +246,7 @@ func TestSetUser(t *testing.T) {
 }
 
 func TestRequestsRecorded(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	send(t, s, "GET", "workspaces/ws_abc123/grids?search=lead", "ws_abc123", nil)
 	send(t, s, "POST", "grids/grid_001/run", "ws_abc123", `{"inputs":{}}`)
@@ -273,6 +283,7 @@ func TestRequestsRecorded(t *testing.T) {
 }
 
 func TestLogger(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	s := newServer(t, WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 	send(t, s, "GET", "user/me", "", nil)
@@ -311,6 +322,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithLocalWebhooks(), WithRunDurations(time.Millisecond, time.Millisecond))
 	recv := newReceiver(t)
 	const n = 40
@@ -373,6 +385,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestEnricherSeesServerContext(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{})
 	s := New(WithRunDurations(0, 0), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		close(started)

@@ -17,7 +17,17 @@ type ConnResult struct {
 	Callers, Calls int
 	Conns          int         // TCP connections the server accepted
 	Statuses       map[int]int // answers on the wire, retries included, by status
+	// Pauses counts the calls that began when no call was in flight and
+	// ended PauseAfter or longer after the last one had, as on a busy
+	// machine that stalls the callers:
+	// the SDK then sends a run on a new connection, by design, rather than
+	// trust one the server may have dropped meanwhile.
+	Pauses int
 }
+
+// PauseAfter is a pause in the calls that Connections counts: less than the
+// 500ms that the SDK trusts an idle connection with a run.
+const PauseAfter = 400 * time.Millisecond
 
 // Grids of the fake that Connections adds for its faults, so that a fault
 // meant for one call is never taken by another caller's.
@@ -61,14 +71,30 @@ func Connections(callers, calls int) (ConnResult, error) {
 	defer c.CloseIdleConnections()
 
 	errs := make([]error, callers)
+	var mu sync.Mutex
+	inFlight, pauses, idleSince := 0, 0, time.Now()
 	parallelCalls(callers, calls, func(w, i int) bool {
-		if err := mixedCall(c, fake, i); err != nil {
+		mu.Lock()
+		quiet, since := inFlight == 0 && i >= callers, idleSince
+		inFlight++
+		mu.Unlock()
+		err := mixedCall(c, fake, i)
+		mu.Lock()
+		// The SDK looks at the pause when it sends, during the call.
+		if quiet && time.Since(since) >= PauseAfter {
+			pauses++
+		}
+		if inFlight--; inFlight == 0 {
+			idleSince = time.Now()
+		}
+		mu.Unlock()
+		if err != nil {
 			errs[w] = fmt.Errorf("call %d: %w", i, err)
 			return false
 		}
 		return true
 	})
-	res := ConnResult{Callers: callers, Calls: calls, Conns: wire.Conns(), Statuses: map[int]int{}}
+	res := ConnResult{Callers: callers, Calls: calls, Conns: wire.Conns(), Statuses: map[int]int{}, Pauses: pauses}
 	for _, s := range wire.Statuses() {
 		res.Statuses[s.Code]++
 	}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestWhoami(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	got := call[whoamiOutput](t, cs, "whoami", nil)
 	want := whoamiOutput{ID: bitscaletest.SeedUserID, Name: "Jane Doe", Email: "jane.doe@company.com",
@@ -17,6 +18,7 @@ func TestWhoami(t *testing.T) {
 }
 
 func TestListWorkspacesMarksTheConfiguredOne(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	got := call[workspacesOutput](t, cs, "list_workspaces", map[string]any{})
 	if got.Total != 2 || len(got.Workspaces) != 2 {
@@ -30,6 +32,7 @@ func TestListWorkspacesMarksTheConfiguredOne(t *testing.T) {
 }
 
 func TestGetWorkspaceShowsCredits(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	got := call[workspaceOutput](t, cs, "get_workspace", map[string]any{})
 	if got.ID != bitscaletest.SeedWorkspaceID || got.CreditsRemaining != 65800 || got.CreditsTotal != 100000 ||
@@ -43,6 +46,7 @@ func TestGetWorkspaceShowsCredits(t *testing.T) {
 }
 
 func TestGetWorkspaceUnknown(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	msg := callError(t, cs, "get_workspace", map[string]any{"workspace_id": "ws_nope"})
 	wantContains(t, msg, "WORKSPACE_NOT_FOUND: ", "list_workspaces")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestNoWorkspaceSaysHowToGiveOne(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	cs := connect(t, srv.Client(bitscale.WithWorkspaceID("")), nil)
 	for tool, args := range map[string]map[string]any{
@@ -38,6 +39,7 @@ func TestNoWorkspaceSaysHowToGiveOne(t *testing.T) {
 // A key the API refuses is named as the problem, and appears neither in
 // the result nor in the log.
 func TestRefusedKeyStaysSecret(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	const wrong = "bsk_live_0a1b2c3d4e5f6a7b8c9d"
 	c, err := bitscale.NewClient(wrong, bitscale.WithBaseURL(srv.URL()), bitscale.WithWorkspaceID(bitscaletest.SeedWorkspaceID))

@@ -8,6 +8,7 @@ import (
 )
 
 func TestListGridsSearch(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	got := call[listGridsOutput](t, cs, "list_grids", map[string]any{"search": "lead"})
 	if got.Total != 1 || len(got.Grids) != 1 || got.Grids[0].ID != bitscaletest.SeedGridID || got.Grids[0].Name != "Lead Enrichment — Q1" {
@@ -24,6 +25,7 @@ func TestListGridsSearch(t *testing.T) {
 }
 
 func TestGetGridNamesInputsAndOutputs(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	got := call[gridOutput](t, cs, "get_grid", map[string]any{"grid_id": bitscaletest.SeedGridID})
 	if !slices.Equal(got.Inputs, []string{"Full Name", "Company"}) ||
@@ -52,6 +54,7 @@ func TestGetGridNamesInputsAndOutputs(t *testing.T) {
 }
 
 func TestGetGridUnknown(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	msg := callError(t, cs, "get_grid", map[string]any{"grid_id": "grid_nope"})
 	wantContains(t, msg, "GRID_NOT_FOUND: ", "list_grids")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestServeHTTP(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,6 +45,7 @@ func TestServeHTTP(t *testing.T) {
 // A web page must not reach the server, neither from its own origin nor
 // through a host name rebound to this machine.
 func TestGuardRefusesWebPages(t *testing.T) {
+	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
 	for _, tc := range []struct {
 		host, origin string

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRunGridSync(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	got := call[runOutput](t, cs, "run_grid", map[string]any{
 		"grid_id": bitscaletest.SeedGridID,
@@ -40,6 +41,7 @@ func TestRunGridSync(t *testing.T) {
 }
 
 func TestRunGridOutputColumns(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	got := call[runOutput](t, cs, "run_grid", map[string]any{
 		"grid_id":        bitscaletest.SeedGridID,
@@ -55,6 +57,7 @@ func TestRunGridOutputColumns(t *testing.T) {
 }
 
 func TestRunGridUnknownColumn(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	msg := callError(t, cs, "run_grid", map[string]any{
 		"grid_id": bitscaletest.SeedGridID,
@@ -68,6 +71,7 @@ func TestRunGridUnknownColumn(t *testing.T) {
 }
 
 func TestRunGridMissingRequired(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	msg := callError(t, cs, "run_grid", map[string]any{
 		"grid_id": bitscaletest.SeedGridID,
@@ -80,6 +84,7 @@ func TestRunGridMissingRequired(t *testing.T) {
 }
 
 func TestRunGridInsufficientCredits(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 0); err != nil {
 		t.Fatal(err)
@@ -92,6 +97,7 @@ func TestRunGridInsufficientCredits(t *testing.T) {
 }
 
 func TestRunGridFailed(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t, bitscaletest.WithEnricher(func(context.Context, bitscaletest.EnrichRequest) (map[string]any, error) {
 		return nil, &bitscaletest.RunError{Code: "ENRICHMENT_FAILED", Message: "no such person"}
 	}))
@@ -112,6 +118,7 @@ func TestRunGridFailed(t *testing.T) {
 // A run whose answer is lost may have happened: the server says so, and
 // sends it once only.
 func TestRunGridOutcomeUnknown(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	srv.InjectFault(bitscaletest.Fault{Method: "POST", Path: "grids/" + bitscaletest.SeedGridID + "/run",
 		Kind: bitscaletest.FaultReset, AfterHandling: true, Times: -1})
@@ -131,6 +138,7 @@ func TestRunGridOutcomeUnknown(t *testing.T) {
 // An async run accepted but not seen to end is reported with its ID, so
 // that it can be waited for instead of run again.
 func TestRunGridAsyncThenWait(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	started := call[runOutput](t, cs, "run_grid", map[string]any{
 		"grid_id": bitscaletest.SeedGridID,
@@ -150,6 +158,7 @@ func TestRunGridAsyncThenWait(t *testing.T) {
 }
 
 func TestRunErrorNamesAcceptedRun(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	tl := &tools{client: srv.Client()}
 	err := tl.runError(context.Background(), tl.client, bitscaletest.SeedGridID,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitscale/bitscale-go"
 	"github.com/bitscale/bitscale-go/bitscaletest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -31,9 +32,10 @@ func startRun(t *testing.T, srv *bitscaletest.Server) string {
 }
 
 func TestGetRun(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	id := startRun(t, srv)
-	if _, err := srv.Client().Runs.PollUntilDone(context.Background(), bitscaletest.SeedGridID, id, nil); err != nil {
+	if _, err := srv.Client().Runs.PollUntilDone(context.Background(), bitscaletest.SeedGridID, id, &bitscale.PollOptions{Interval: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	got := call[runOutput](t, cs, "get_run", map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": id})
@@ -51,6 +53,7 @@ func TestGetRun(t *testing.T) {
 }
 
 func TestGetRunQueued(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	if err := srv.SetGridRunDurations(bitscaletest.SeedGridID, time.Hour, 0); err != nil {
 		t.Fatal(err)
@@ -63,6 +66,7 @@ func TestGetRunQueued(t *testing.T) {
 }
 
 func TestGetRunUnknown(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	for _, tool := range []string{"get_run", "wait_run"} {
 		msg := callError(t, cs, tool, map[string]any{"grid_id": bitscaletest.SeedGridID, "run_id": "run_nope"})
@@ -73,6 +77,7 @@ func TestGetRunUnknown(t *testing.T) {
 // A run still going when the wait ends is returned as it is, not as an
 // error: it can be waited for again.
 func TestWaitRunTimeout(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t)
 	if err := srv.SetGridRunDurations(bitscaletest.SeedGridID, time.Hour, 0); err != nil {
 		t.Fatal(err)
@@ -85,6 +90,7 @@ func TestWaitRunTimeout(t *testing.T) {
 }
 
 func TestWaitRunRefusesTimeoutOutOfBounds(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	for _, secs := range []int{0, 301} {
 		_, err := cs.CallTool(context.Background(), mcpParams("wait_run",
@@ -98,6 +104,7 @@ func TestWaitRunRefusesTimeoutOutOfBounds(t *testing.T) {
 // wait_run tells each change of the run's status as a progress
 // notification, to a client that sent a progress token.
 func TestWaitRunReportsProgress(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	notes := make(chan *mcp.ProgressNotificationParams, 16)
 	cs := connect(t, srv.Client(), &mcp.ClientOptions{
@@ -129,6 +136,7 @@ func TestWaitRunReportsProgress(t *testing.T) {
 }
 
 func TestWaitRunFailed(t *testing.T) {
+	t.Parallel()
 	srv, cs := session(t, bitscaletest.WithEnricher(func(context.Context, bitscaletest.EnrichRequest) (map[string]any, error) {
 		return nil, &bitscaletest.RunError{Code: "ENRICHMENT_FAILED", Message: "no such person"}
 	}))

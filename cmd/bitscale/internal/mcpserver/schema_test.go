@@ -19,6 +19,7 @@ type schema struct {
 // A model fills a tool's arguments from its input schema: each tool must
 // offer the properties it needs, and mark those it cannot do without.
 func TestToolInputSchemas(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	want := map[string]struct{ required, optional []string }{
 		"whoami":          {},
@@ -75,6 +76,7 @@ func TestToolInputSchemas(t *testing.T) {
 }
 
 func TestWaitRunSchemaBoundsTheWait(t *testing.T) {
+	t.Parallel()
 	_, cs := session(t)
 	res, err := cs.ListTools(context.Background(), nil)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // The command speaks the protocol on stdin and stdout, and nothing else:
 // any stray line on stdout would break the client.
 func TestBitscaleMCPOverStdio(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
