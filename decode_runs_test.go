@@ -3,6 +3,7 @@ package bitscale_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/bitscale/bitscale-go"
 	"github.com/stretchr/testify/assert"
@@ -31,4 +32,16 @@ func TestRunAnswersThatAreNotRuns(t *testing.T) {
 		require.ErrorAs(t, err, &de, body)
 		assert.Contains(t, err.Error(), "no run status", body)
 	}
+}
+
+func TestPollingARunAnsweredWithNoStatusEnds(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, serveJSON(200, []byte(`{"run_id":"run_1","outputs":{}}`)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Runs.PollUntilDone(ctx, "grid_001", "run_1", &bitscale.PollOptions{Interval: time.Millisecond})
+	require.NoError(t, ctx.Err(), "it polled on")
+	var de *bitscale.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "no run status")
 }

@@ -144,7 +144,8 @@ func (r *Run) failure() error {
 
 // Get returns the current state of an asynchronous run (GET
 // /grids/{id}/runs/{runId}). It returns ErrNoWorkspace or an *ArgumentError
-// before any request when the client has no workspace or an ID is empty.
+// before any request when the client has no workspace or an ID is empty,
+// and a *DecodeError for an answer with no run status.
 func (s *RunsService) Get(ctx context.Context, gridID, runID string) (*Run, *Response, error) {
 	grid, err := s.client.Grids.gridSegment(gridID)
 	if err != nil {
@@ -154,7 +155,12 @@ func (s *RunsService) Get(ctx context.Context, gridID, runID string) (*Run, *Res
 	if err != nil {
 		return nil, nil, err
 	}
-	return send[Run](ctx, s.client, http.MethodGet, "grids/"+grid+"/runs/"+run, nil)
+	r, resp, err := send[Run](ctx, s.client, http.MethodGet, "grids/"+grid+"/runs/"+run, nil)
+	if err == nil && r.Status == "" {
+		// Polled on, it would never end.
+		err = &DecodeError{Method: http.MethodGet, Path: resp.Request.URL.EscapedPath(), StatusCode: resp.StatusCode, Err: errNoStatus}
+	}
+	return r, resp, err
 }
 
 // PollOptions sets how Runs.PollUntilDone waits. The zero value and nil use
