@@ -7,7 +7,7 @@
 // SDK against other clients: for each, its figures and their ratios to
 // the SDK's.
 //
-//	go run ./internal/benchreport         # everything, about eleven minutes
+//	go run ./internal/benchreport         # everything, about ten minutes
 //	go run ./internal/benchreport -quick  # no polling, shorter benchmarks
 //
 // It measures:
