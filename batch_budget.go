@@ -47,35 +47,35 @@ func (b *budget) admit(ctx context.Context, halt, stop <-chan struct{}) error {
 			return ErrBatchStopped
 		default:
 		}
-		b.mu.Lock()
-		var err error
-		var wait chan struct{}
-		switch {
-		case b.perRow > 0 && b.spent+(b.unknown+b.running+1)*b.perRow > b.limit:
-			err = ErrCreditLimit
-		case b.perRow > 0:
-			b.running++
-		case b.running > 0:
-			wait = b.changed // no cost known yet: wait for the row running
-		case b.unknown > 0:
-			err = ErrCreditLimit
-		default:
-			b.running++ // the first row
-		}
-		b.mu.Unlock()
+		wait, err := b.try()
 		if wait == nil {
 			return err
 		}
-		select {
+		select { // then back to the checks above
 		case <-wait:
 		case <-ctx.Done():
-			return ctx.Err()
 		case <-halt:
-			return ErrBatchStopped
 		case <-stop:
-			return ErrBatchStopped
 		}
 	}
+}
+
+// try admits a row, or refuses it with ErrCreditLimit, or returns the
+// channel to wait on for a row's cost to be learned.
+func (b *budget) try() (wait <-chan struct{}, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.perRow > 0 && b.spent+(b.unknown+b.running+1)*b.perRow > b.limit:
+		return nil, ErrCreditLimit
+	case b.perRow > 0:
+	case b.running > 0:
+		return b.changed, nil // no cost known yet: wait for the row running
+	case b.unknown > 0:
+		return nil, ErrCreditLimit
+	}
+	b.running++ // a cost is known, or this is the first row
+	return nil, nil
 }
 
 // end notes that an admitted row ended, having cost credits, or an

@@ -151,6 +151,9 @@ func OpenJournalFile(path string) (*JournalFile, error) {
 	return j, nil
 }
 
+// errLocked is lockFile's error for a lock another open file holds.
+var errLocked = errors.New("held by another open file")
+
 // ErrJournalLocked is matched by the error of OpenJournalFile for a
 // journal another JournalFile, in this process or another, has open.
 var ErrJournalLocked = errors.New("bitscale: the journal is in use by another batch")

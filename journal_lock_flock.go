@@ -9,9 +9,6 @@ import (
 	"time"
 )
 
-// errLocked is lockFile's error for a lock another open file holds.
-var errLocked = errors.New("held by another open file")
-
 // lockWait is how long lockFile tries for a lock held elsewhere.
 var lockWait = 250 * time.Millisecond
 
