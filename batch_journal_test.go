@@ -85,6 +85,7 @@ var (
 )
 
 func TestRunBatchJournalRecordsEachRowBeforeSendingIt(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	rows := leads(3)
@@ -116,6 +117,7 @@ func TestRunBatchJournalRecordsEachRowBeforeSendingIt(t *testing.T) {
 // row's entries are cut where a crash could have cut them, and the rerun
 // must send only the row that surely did not run.
 func TestRunBatchJournalResumesWithoutSendingAgain(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	rows := leads(5)
@@ -185,6 +187,7 @@ func TestRunBatchJournalResumesWithoutSendingAgain(t *testing.T) {
 }
 
 func TestRunBatchJournalLooksUpAcceptedRunsOnceWithAWebhook(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	accepted, _, err := c.Grids.RunAsync(context.Background(), "grid_001",
@@ -215,6 +218,7 @@ func TestRunBatchJournalLooksUpAcceptedRunsOnceWithAWebhook(t *testing.T) {
 }
 
 func TestRunBatchRefusesAnotherBatchsJournal(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	_, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(2), &bitscale.BatchOptions{Journal: openJournal(t, path)})
@@ -230,6 +234,7 @@ func TestRunBatchRefusesAnotherBatchsJournal(t *testing.T) {
 }
 
 func TestRunBatchResendsUnknownRowsOnlyWhenTold(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	// The first row's answer is lost after the fake ran it.
@@ -267,6 +272,7 @@ func (failingJournal) Last(int) (bitscale.JournalEntry, bool) { return bitscale.
 func (failingJournal) Record(bitscale.JournalEntry) error     { return errors.New("disk full") }
 
 func TestRunBatchSendsNoRowItCannotRecord(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(3), &bitscale.BatchOptions{Journal: failingJournal{}})
 	require.Error(t, err)
@@ -276,6 +282,7 @@ func TestRunBatchSendsNoRowItCannotRecord(t *testing.T) {
 }
 
 func TestJournalFileDropsALineCutShortAndRefusesGarbage(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	j, err := bitscale.OpenJournalFile(path)
 	require.NoError(t, err)
@@ -308,6 +315,7 @@ func TestJournalFileDropsALineCutShortAndRefusesGarbage(t *testing.T) {
 }
 
 func TestJournalFileIsOpenOnceAtATime(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	j, err := bitscale.OpenJournalFile(path)
 	require.NoError(t, err)
@@ -323,6 +331,7 @@ func TestJournalFileIsOpenOnceAtATime(t *testing.T) {
 // A run's outputs may hold a number too large for a float64; the journal
 // that recorded it must open again.
 func TestJournalKeepsANumberTooLargeForAFloat(t *testing.T) {
+	t.Parallel()
 	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
 		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
 		{ID: "c_out", Name: "Out", Type: bitscale.ColumnNumber, IsOutput: true},
@@ -342,6 +351,7 @@ func TestJournalKeepsANumberTooLargeForAFloat(t *testing.T) {
 // A row that never reached the API did not run: it is recorded so, and
 // sent when the batch is run again.
 func TestRunBatchSendsAgainRowsThatNeverReachedTheAPI(t *testing.T) {
+	t.Parallel()
 	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
 		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
 	}}
@@ -365,6 +375,7 @@ func TestRunBatchSendsAgainRowsThatNeverReachedTheAPI(t *testing.T) {
 }
 
 func TestRunBatchJournalRecordsASyncRunAnsweredBeforeItEnded(t *testing.T) {
+	t.Parallel()
 	grid := &bitscale.Grid{ID: "grid_001", Columns: []bitscale.Column{
 		{ID: "c_in", Name: "In", Type: bitscale.ColumnText, IsInput: true},
 	}}
@@ -423,6 +434,7 @@ func TestRunBatchJournalRecordsASyncRunAnsweredBeforeItEnded(t *testing.T) {
 }
 
 func TestRunBatchJournalRecordsTheWebhookRefBeforeSending(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1), &bitscale.BatchOptions{

@@ -25,6 +25,7 @@ func endedEntry(row int) bitscale.JournalEntry {
 // is read back from the file, after a reopen as before, for rows numbered
 // from 0 up as a batch numbers them and for rows far from the others.
 func TestJournalFileReadsEachRowsLastEntryBack(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	rows := []int{-1, 1 << 40, 100_000, 9000}
 	for i := range 100 {
@@ -62,6 +63,7 @@ func TestJournalFileReadsEachRowsLastEntryBack(t *testing.T) {
 // Entries recorded at once by many goroutines are each written whole, on a
 // line of its own, and read back.
 func TestJournalFileRecordsFromManyGoroutines(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	j := openJournal(t, path)
 	var wg sync.WaitGroup
@@ -86,6 +88,7 @@ func TestJournalFileRecordsFromManyGoroutines(t *testing.T) {
 // A row whose entry cannot be read back may have run: the batch sends
 // nothing, and says why.
 func TestRunBatchSendsNothingWhenTheJournalCannotBeRead(t *testing.T) {
+	t.Parallel()
 	srv, c := fakeAndClient(t)
 	path := filepath.Join(t.TempDir(), "batch.journal")
 	j, err := bitscale.OpenJournalFile(path)
