@@ -47,30 +47,31 @@ func sentRows(t *testing.T, srv *fakeserver.Server) []int {
 	return idx
 }
 
-func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
+func TestRunBatchRowsSpanningRateLimitWindows(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("spans several rate-limit windows")
 	}
 	// Half the rows fit in a window: the batch spans two or three, which
 	// the gate must pace without a 429 reaching a row.
-	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(500, time.Second))
+	const rows = 300
+	srv, c := fakeAndClient(t, fakeserver.WithRateLimit(150, time.Second))
 	var progress []bitscale.BatchProgress
-	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(1000), &bitscale.BatchOptions{
+	report, err := c.Grids.RunBatch(context.Background(), "grid_001", leads(rows), &bitscale.BatchOptions{
 		Concurrency: 16,
 		OnProgress:  func(p bitscale.BatchProgress) { progress = append(progress, p) },
 	})
 	require.NoError(t, err)
-	assert.Equal(t, 1000, report.Completed)
+	assert.Equal(t, rows, report.Completed)
 	assert.Zero(t, report.Failed+report.Unknown+report.Skipped)
-	assert.Equal(t, 12000, report.Credits)
+	assert.Equal(t, 12*rows, report.Credits)
 	for _, res := range report.Results {
 		require.NoError(t, res.Err, res.Index)
 		want := fmt.Sprintf("lead.%d@acmecorp.com", res.Index)
 		assert.Equal(t, want, res.Outputs["Enriched Email"], "row %d got its own outputs", res.Index)
 	}
-	require.Len(t, progress, 1000)
-	assert.Equal(t, bitscale.BatchProgress{Total: 1000, Done: 1000, Credits: 12000}, progress[999])
+	require.Len(t, progress, rows)
+	assert.Equal(t, bitscale.BatchProgress{Total: rows, Done: rows, Credits: 12 * rows}, progress[rows-1])
 	assert.Zero(t, report.Refused)
 	for i, p := range progress {
 		assert.Equal(t, i+1, p.Done)
@@ -83,7 +84,7 @@ func TestRunBatchThousandRowsUnderASmallRateLimit(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests on the wire, %d answered 429", len(srv.Requests()), refused)
-	assert.Len(t, srv.Runs(), 1000, "each row ran once")
+	assert.Len(t, srv.Runs(), rows, "each row ran once")
 }
 
 // TestRunBatchStopsWhenCreditsRunOut runs 100 rows on 30 runs' worth of

@@ -147,7 +147,8 @@ func ExampleGridsService_RunAndWait() {
 }
 
 func ExampleRunsService_PollUntilDone() {
-	srv := bitscaletest.NewServer()
+	// Runs on this fake end as soon as they are accepted.
+	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(0, 0))
 	defer srv.Close()
 	client := srv.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

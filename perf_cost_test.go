@@ -15,7 +15,7 @@ import (
 
 func TestSequentialCallsShareOneConnection(t *testing.T) {
 	t.Parallel()
-	res, err := perf.Connections(1, 300)
+	res, err := perf.Connections(1, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,13 +30,13 @@ func TestSequentialCallsShareOneConnection(t *testing.T) {
 func TestParallelCallersOpenOneConnectionEach(t *testing.T) {
 	t.Parallel()
 	const callers = 8
-	res, err := perf.Connections(callers, 400)
+	res, err := perf.Connections(callers, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d calls, answers by status %v, %d connections, %d pauses", res.Calls, res.Statuses, res.Conns, res.Pauses)
 	// What is asserted is that answers of every status keep their
-	// connection: 400 calls open about one connection per caller. At a cold
+	// connection: 200 calls open about one connection per caller. At a cold
 	// start net/http may dial for a request that a connection freed
 	// meanwhile then serves, leaving the dialled one spare, so a loaded
 	// machine can see a few more than one per caller, never one per call.
