@@ -172,7 +172,7 @@ func newAPIError(resp *http.Response, body []byte, rl RateLimit) *APIError {
 	e := &APIError{
 		StatusCode: resp.StatusCode,
 		RateLimit:  rl,
-		RetryAfter: parseRetryAfter(first(resp.Header, "Retry-After"), time.Now()),
+		RetryAfter: retryAfter(resp.Header, time.Now()),
 	}
 	if resp.Request != nil {
 		e.Method = resp.Request.Method

@@ -221,3 +221,33 @@ func TestFarResetShutsTheGateForTheMaximumWaitAtMost(t *testing.T) {
 	assert.EqualValues(t, 3, n.Load())
 	assert.Equal(t, 98, c.RateLimit().Remaining)
 }
+
+// The gate waits for a window's end as the server's clock tells it, not the
+// local one: a client whose clock is minutes off neither fails at once for
+// a reset that seems minutes away, nor sends into a window it takes for
+// ended.
+func TestGateWaitsForTheResetWhateverTheLocalClock(t *testing.T) {
+	t.Parallel()
+	for name, skew := range map[string]time.Duration{"server ahead": 10 * time.Minute, "server behind": -10 * time.Minute} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const limit = 3
+			srv := fakeserver.New(fakeserver.WithRateLimit(limit, time.Second),
+				fakeserver.WithClock(func() time.Time { return time.Now().Add(skew) }))
+			defer srv.Close()
+			c, err := bitscale.NewClient(srv.APIKey(), bitscale.WithBaseURL(srv.URL()),
+				bitscale.WithRetryWait(10*time.Millisecond, 5*time.Second))
+			require.NoError(t, err)
+			defer c.CloseIdleConnections()
+
+			for i := range limit + 1 { // the last waits for the next window
+				_, _, err := c.Users.Me(context.Background())
+				require.NoError(t, err, "call %d", i+1)
+			}
+			for _, r := range srv.Requests() {
+				assert.NotEqual(t, http.StatusTooManyRequests, r.Status, "a request sent into a spent window")
+			}
+			assert.Len(t, srv.Requests(), limit+1)
+		})
+	}
+}

@@ -19,7 +19,7 @@ func serverWait(resp *http.Response, now time.Time) time.Duration {
 	if resp == nil {
 		return 0
 	}
-	if d := parseRetryAfter(first(resp.Header, "Retry-After"), now); d > 0 {
+	if d := retryAfter(resp.Header, now); d > 0 {
 		return d
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {

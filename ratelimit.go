@@ -12,9 +12,12 @@ import (
 // in X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset. The
 // zero value means the response carried no such headers.
 type RateLimit struct {
-	Limit     int       // requests allowed per window
-	Remaining int       // requests left in the current window
-	Reset     time.Time // when the current window ends
+	Limit     int // requests allowed per window
+	Remaining int // requests left in the current window
+	// Reset is when the current window ends, on the local clock: when the
+	// response's Date shows the server's clock two seconds or more off,
+	// the server's reset is moved by the difference.
+	Reset time.Time
 }
 
 // String formats the rate limit for logs.
@@ -44,10 +47,11 @@ func rateLimitHeaders(h http.Header) (rl RateLimit, ok bool) {
 		rl.Remaining, ok = v, true
 	}
 	if v, err := strconv.ParseFloat(strings.TrimSpace(first(h, "X-Ratelimit-Reset")), 64); err == nil && v > 0 && v < 1e11 {
+		now := time.Now()
 		if v < 1e9 {
-			rl.Reset = time.Now().Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
+			rl.Reset = now.Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
 		} else {
-			rl.Reset = time.UnixMilli(int64(v * 1000))
+			rl.Reset = time.UnixMilli(int64(v * 1000)).Add(clockSkew(h, now))
 		}
 	}
 	return rl, ok

@@ -278,7 +278,7 @@ func (s *RunsService) PollUntilDone(ctx context.Context, gridID, runID string, o
 		}
 		wait := jitter(interval, o.Jitter)
 		if resp != nil {
-			if d := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); d > 0 {
+			if d := retryAfter(resp.Header, time.Now()); d > 0 {
 				wait = min(d, s.client.core.gate.maxWait)
 			}
 		}

@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 files=(client.go options.go request.go retry.go policy.go transport.go conns.go
-  redirect.go decode.go scan.go scan_run.go gate.go ratelimit.go errors.go
+  redirect.go decode.go scan.go scan_run.go gate.go ratelimit.go clock.go errors.go
   outcome.go webhooks.go wake.go)
 if [ -n "${FILES:-}" ]; then
   read -r -a files <<<"$FILES" # a subset, such as FILES="gate.go retry.go"

@@ -88,8 +88,9 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) { s.logger = l }
 }
 
-// WithClock sets what the fake takes as the current time: for timestamps
-// and rate-limit windows. The fake still waits in real time.
+// WithClock sets what the fake takes as the current time: for timestamps,
+// rate-limit windows and the Date header. The fake still waits in real
+// time.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.clock = now }
 }

@@ -233,6 +233,10 @@ type call struct {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The Date of every answer is the fake's clock, as a server's is its
+	// own: a fake given a clock ahead of the client's stands in for a
+	// server whose clock is.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	sw := &statusWriter{ResponseWriter: w}
 	c := &call{r: r}
 	c.body, c.bodyErr = readBody(r)
