@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -11,6 +12,11 @@ import (
 
 	"github.com/creack/pty"
 )
+
+// progressRows is how many rows the progress tests enrich. What they check
+// holds for any number; several times enrich's default concurrency has
+// rows end while others run, as in a long file.
+const progressRows = 20
 
 // TestProgressBarOnATerminal runs enrich with stderr on a pseudo-terminal
 // and checks that the bar is redrawn in place and ends with the totals.
@@ -29,7 +35,7 @@ func TestProgressBarOnATerminal(t *testing.T) {
 	}()
 
 	srv := startFake(t)
-	in, out := leads(t)
+	in, out := someLeads(t, progressRows)
 	var stdout bytes.Buffer
 	a := newApp(strings.NewReader(""), &stdout, tty, func(k string) string { return env(srv)[k] })
 	a.poll = 2e6
@@ -46,7 +52,8 @@ func TestProgressBarOnATerminal(t *testing.T) {
 	}
 	frames := strings.Split(strings.TrimRight(got, "\r\n"), "\r")
 	last := frames[len(frames)-1]
-	for _, want := range []string{"200/200", "rows/s", "2400 credits, 0 failed, 0 unknown"} {
+	for _, want := range []string{fmt.Sprintf("%d/%d", progressRows, progressRows), "rows/s",
+		fmt.Sprintf("%d credits, 0 failed, 0 unknown", 12*progressRows)} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the last frame %q does not show %q", last, want)
 		}
@@ -65,15 +72,15 @@ func TestProgressBarOnATerminal(t *testing.T) {
 func TestProgressLinesWithoutATerminal(t *testing.T) {
 	t.Parallel()
 	srv := startFake(t)
-	in, out := leads(t)
+	in, out := someLeads(t, progressRows)
 	r := cli(t, invocation{env: env(srv)}, "enrich", "grid_001", in, "-o", out) // a line on every update
 	wantCode(t, r, exitOK)
 	if strings.Contains(r.stderr, "\r") || strings.Contains(r.stderr, "\x1b") {
 		t.Errorf("stderr has carriage returns or escapes")
 	}
-	line := regexp.MustCompile(`^progress: (\d+)/200 rows, \d+\.\d rows/s, ETA \S+, (\d+) credits, 0 failed, 0 unknown$`)
+	line := regexp.MustCompile(`^progress: (\d+)/` + strconv.Itoa(progressRows) + ` rows, \d+\.\d rows/s, ETA \S+, (\d+) credits, 0 failed, 0 unknown$`)
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if !strings.HasPrefix(lines[0], "Enriching 200 rows of "+in+" with grid grid_001") {
+	if !strings.HasPrefix(lines[0], fmt.Sprintf("Enriching %d rows of ", progressRows)+in+" with grid grid_001") {
 		t.Errorf("first line: %q", lines[0])
 	}
 	done := 0
@@ -89,8 +96,8 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 		}
 		done = n
 	}
-	if done != 200 {
-		t.Errorf("the last line counts %d rows, want 200", done)
+	if done != progressRows {
+		t.Errorf("the last line counts %d rows, want %d", done, progressRows)
 	}
 }
 

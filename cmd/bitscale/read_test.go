@@ -8,6 +8,7 @@ import (
 )
 
 func TestReadCommandsTables(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	for _, tc := range []struct {
 		golden string
@@ -30,6 +31,7 @@ func TestReadCommandsTables(t *testing.T) {
 }
 
 func TestReadCommandsJSON(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	inv := invocation{env: env(srv)}
 
@@ -65,6 +67,7 @@ func TestReadCommandsJSON(t *testing.T) {
 }
 
 func TestWorkspaceFlagOverridesEnvironment(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	r := cli(t, invocation{env: env(srv)}, "workspaces", "get", "--workspace", "ws_def456", "--json")
 	wantCode(t, r, exitOK)
@@ -76,6 +79,7 @@ func TestWorkspaceFlagOverridesEnvironment(t *testing.T) {
 }
 
 func TestNoKey(t *testing.T) {
+	t.Parallel()
 	r := cli(t, invocation{}, "whoami")
 	wantCode(t, r, exitUsage)
 	for _, want := range []string{"BITSCALE_API_KEY", "--fake"} {
@@ -88,6 +92,8 @@ func TestNoKey(t *testing.T) {
 	}
 }
 
+// TestFakeFlag is not parallel: with -update, it and TestReadCommandsTables
+// would write grids-get.golden at once.
 func TestFakeFlag(t *testing.T) {
 	r := cli(t, invocation{}, "--fake", "grids", "get", "grid_001")
 	wantCode(t, r, exitOK)
@@ -95,6 +101,7 @@ func TestFakeFlag(t *testing.T) {
 }
 
 func TestAPIErrorIsOneLineWithCodeAndHint(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	r := cli(t, invocation{env: env(srv)}, "grids", "get", "grid_nope")
 	wantCode(t, r, exitError)
@@ -113,6 +120,7 @@ func TestAPIErrorIsOneLineWithCodeAndHint(t *testing.T) {
 }
 
 func TestWrongKey(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	e := env(srv)
 	e["BITSCALE_API_KEY"] = "bsk_wrong_" + testKey[len("bsk_test_"):]
@@ -127,6 +135,7 @@ func TestWrongKey(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	srv := startFake(t)
 	for _, args := range [][]string{
 		{"nosuchcommand"},
@@ -151,6 +160,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
 		r := cli(t, invocation{}, "completion", shell)
 		wantCode(t, r, exitOK)

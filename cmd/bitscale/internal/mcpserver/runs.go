@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bitscale/bitscale-go"
@@ -90,9 +91,13 @@ func (t *tools) addRuns(s *mcp.Server) {
 		Description: "Wait for a grid run started with run_grid to end, up to timeout_seconds, and return it: its outputs by column name, its credits, or why it failed. " +
 			"If it has not ended by then, done is false: call wait_run again. It reports the run's status as progress while it waits.",
 		Annotations: readOnly(),
-		InputSchema: waitSchema(),
+		InputSchema: waitInputSchema(),
 	}, t.waitRun)
 }
+
+// waitInputSchema is waitSchema, made once: schemas caches what it
+// resolves by the schema's address.
+var waitInputSchema = sync.OnceValue(waitSchema)
 
 // waitSchema is wait_run's input schema, with the bounds of its timeout,
 // so that a client sees them and the server refuses a value outside them.

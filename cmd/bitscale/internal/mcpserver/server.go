@@ -50,7 +50,7 @@ func New(c *bitscale.Client, opts *Options) *mcp.Server {
 		o.PollInterval = bitscale.DefaultPollInterval
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: "bitscale", Title: "BitScale", Version: o.Version},
-		&mcp.ServerOptions{Instructions: instructions})
+		&mcp.ServerOptions{Instructions: instructions, SchemaCache: schemas})
 	t := &tools{client: c, log: o.Logger, poll: o.PollInterval}
 	t.addAccount(s)
 	t.addGrids(s)
@@ -58,6 +58,12 @@ func New(c *bitscale.Client, opts *Options) *mcp.Server {
 	t.addRuns(s)
 	return s
 }
+
+// schemas caches the tools' JSON schemas, which the MCP SDK otherwise
+// derives from their Go types and resolves on every New, by reflection:
+// the command calls New once, but its tests once per test, which made
+// this most of their CPU. The schemas are the same whatever the options.
+var schemas = mcp.NewSchemaCache()
 
 // tools holds what the tools share.
 type tools struct {

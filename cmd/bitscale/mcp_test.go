@@ -1,29 +1,28 @@
-package mcpserver
+package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bitscale/bitscale-go/internal/fakeserver"
+	"github.com/bitscale/bitscale-go/bitscaletest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // The command speaks the protocol on stdin and stdout, and nothing else:
-// any stray line on stdout would break the client.
+// any stray line on stdout would break the client. The test binary is the
+// command here, as in the crash test, which spares building it.
 func TestBitscaleMCPOverStdio(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the command")
-	}
-	bin := filepath.Join(t.TempDir(), "bitscale")
-	build := exec.Command("go", "build", "-o", bin, "github.com/bitscale/bitscale-go/cmd/bitscale")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := os.Executable() // the command itself, with asCommand set
+	if err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "mcp", "--fake")
+	cmd.Env = append(os.Environ(), asCommand+"=1", noRaceSleep())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	ctx := context.Background()
@@ -50,7 +49,17 @@ func TestBitscaleMCPOverStdio(t *testing.T) {
 	if err := cs.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
-	got := structured[whoamiOutput](t, res)
+	var got struct {
+		ID          string `json:"id"`
+		WorkspaceID string `json:"workspace_id"`
+	}
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("structured content %s: %v", b, err)
+	}
 	if res.IsError || got.ID != "usr_abc123" || got.WorkspaceID != "ws_abc123" {
 		t.Errorf("whoami = %+v (error %v), want the fake's user in ws_abc123", got, res.IsError)
 	}
@@ -60,7 +69,7 @@ func TestBitscaleMCPOverStdio(t *testing.T) {
 	if !strings.Contains(stderr.String(), "tool=whoami") {
 		t.Errorf("stderr does not log the call:\n%s", &stderr)
 	}
-	if strings.Contains(stderr.String(), fakeserver.DefaultAPIKey) {
+	if strings.Contains(stderr.String(), bitscaletest.DefaultAPIKey) {
 		t.Errorf("stderr shows the API key:\n%s", &stderr)
 	}
 }
