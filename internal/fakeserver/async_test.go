@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,9 +44,20 @@ func poll(t *testing.T, s *Server, id string) map[string]any {
 
 func TestAsyncStages(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	// Stages long enough for polling to see each one.
-	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 300*time.Millisecond); err != nil {
+	// The run stays running until a poll has seen it so.
+	var seenRunning atomic.Bool
+	s := newServer(t, WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
+		for !seenRunning.Load() {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return DefaultEnricher(ctx, req)
+	}))
+	// Queued long enough for the first poll to see it.
+	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 0); err != nil {
 		t.Fatal(err)
 	}
 	id := startAsync(t, s, janeDoe(""))
@@ -73,6 +85,7 @@ func TestAsyncStages(t *testing.T) {
 				if ws, _ := s.Workspace("ws_abc123"); ws.Credits.Remaining != 65800 {
 					t.Errorf("credits charged before completion: %+v", ws.Credits)
 				}
+				seenRunning.Store(true)
 			}
 		}
 		return st == StatusCompleted
