@@ -111,8 +111,9 @@ func TestAsyncRunOnTheFake(t *testing.T) {
 
 func TestAsyncRunWithAKeyUsesTheEnvironment(t *testing.T) {
 	// A fake standing in for the real API, configured as users configure
-	// the client.
-	srv := bitscaletest.NewServer()
+	// the client. Its runs end at once: the test waits only for their end,
+	// and runs alone.
+	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(0, 0))
 	defer srv.Close()
 	t.Setenv("BITSCALE_API_KEY", srv.APIKey())
 	t.Setenv("BITSCALE_BASE_URL", srv.URL())
