@@ -158,13 +158,22 @@ func TestAsyncFailure(t *testing.T) {
 	}
 }
 
-// Credits spent by other runs while a run was queued fail it at the end.
+// Credits spent by other runs while a run was under way fail it at the end.
 func TestAsyncRunOutOfCreditsAtCompletion(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, WithRunDurations(time.Hour, 0))
-	s.SetGridRunDurations("grid_001", 50*time.Millisecond, 0)
+	spent := make(chan struct{}) // the run ends only once the credits are gone
+	s := newServer(t, WithRunDurations(time.Hour, 0), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
+		select {
+		case <-spent:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return DefaultEnricher(ctx, req)
+	}))
+	s.SetGridRunDurations("grid_001", 0, 0) // the grid's durations, not the server's
 	id := startAsync(t, s, janeDoe(""))
 	s.SetCredits("ws_abc123", 0)
+	close(spent)
 	eventually(t, "the run to fail", func() bool {
 		r, _ := s.Run(id)
 		return r.Status == StatusFailed
