@@ -113,7 +113,8 @@ var startFake = func() *bitscaletest.Server {
 	return bitscaletest.NewServer(bitscaletest.WithRunDurations(200*time.Millisecond, 600*time.Millisecond))
 }
 
-// pollInterval is the wait between polls of the async run.
+// pollInterval is the wait between polls of the async run, short enough
+// to show a person each stage; the tests poll faster.
 var pollInterval = 100 * time.Millisecond
 
 func walk(ctx context.Context, out io.Writer, c *bitscale.Client, gridID string, in inputs, spend bool) error {
