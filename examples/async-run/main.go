@@ -112,11 +112,18 @@ func connect(out io.Writer) (c *bitscale.Client, fake bool, closeFn func(), err 
 		}
 		return c, false, c.CloseIdleConnections, nil
 	}
-	// Slow enough stages that the polling below sees each one.
-	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(300*time.Millisecond, time.Second))
+	srv := startFake()
 	fmt.Fprintf(out, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n\n", srv.URL())
 	c = srv.Client()
 	return c, true, func() { c.CloseIdleConnections(); srv.Close() }, nil
+}
+
+// startFake starts the embedded fake server. Its runs stay queued, then
+// running, long enough that the polling below shows a person each stage.
+// The tests start instead a fake whose runs stay running only until the
+// program has seen them so, rather than wait at a person's pace.
+var startFake = func() *bitscaletest.Server {
+	return bitscaletest.NewServer(bitscaletest.WithRunDurations(300*time.Millisecond, time.Second))
 }
 
 // pollOptions polls often at first, for a short run, then backs off, for

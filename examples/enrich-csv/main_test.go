@@ -81,6 +81,24 @@ func leads(t *testing.T) (in, out string) {
 	return writeInput(t, string(data))
 }
 
+// someLeads is leads with only the header and the first n rows of
+// testdata/leads.csv, as written there, for a test whose point needs no
+// more: every row costs the fake and the program a run.
+func someLeads(t *testing.T, n int) (in, out string) {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/leads.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	for range n + 1 {
+		if _, err := r.Read(); err != nil {
+			t.Fatalf("testdata/leads.csv: a header and %d rows: %v", n, err)
+		}
+	}
+	return writeInput(t, string(data[:r.InputOffset()]))
+}
+
 func writeInput(t *testing.T, csv string) (in, out string) {
 	t.Helper()
 	dir := tempDir(t)
@@ -278,7 +296,7 @@ func TestEnrichAll(t *testing.T) {
 
 func TestEnrichResumesAfterStop(t *testing.T) {
 	t.Parallel()
-	const stopAfter = 30
+	const rows, stopAfter = 50, 10
 	var (
 		calls atomic.Int32
 		stop  = make(chan struct{})
@@ -289,7 +307,7 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 		}
 		return bitscaletest.DefaultEnricher(ctx, req)
 	}))
-	in, out := leads(t)
+	in, out := someLeads(t, rows)
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out}
 
 	r := enrichFile(t, srv, stop, args...)
@@ -299,14 +317,14 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	input, output := readCSV(t, in), readCSV(t, out)
 	n := len(output) - 1
 	// Every row started before the stop finishes and is written.
-	if n < stopAfter || n >= 200 {
-		t.Fatalf("the stopped run wrote %d rows, want from %d to 199", n, stopAfter)
+	if n < stopAfter || n >= rows {
+		t.Fatalf("the stopped run wrote %d rows, want from %d to %d", n, stopAfter, rows-1)
 	}
 	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
 	if runs := len(srv.Runs()); runs != n {
 		t.Errorf("the fake ran %d rows, want the %d written", runs, n)
 	}
-	checkSummary(t, r.stdout, map[string]int{"completed": n, "not run yet": 200 - n, "credits consumed": 12 * n})
+	checkSummary(t, r.stdout, map[string]int{"completed": n, "not run yet": rows - n, "credits consumed": 12 * n})
 
 	first, _ := os.ReadFile(out)
 	r = enrichFile(t, srv, nil, args...)
@@ -314,8 +332,8 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 		t.Fatalf("resumed run: %v", r.err)
 	}
 	output = readCSV(t, out)
-	if len(output) != 201 {
-		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	if len(output) != rows+1 {
+		t.Fatalf("the resumed output has %d rows, want %d", len(output)-1, rows)
 	}
 	if data, _ := os.ReadFile(out); !bytes.HasPrefix(data, first) {
 		t.Errorf("the resumed run changed the rows written before")
@@ -324,15 +342,15 @@ func TestEnrichResumesAfterStop(t *testing.T) {
 	checkOnceEach(t, srv, input[1:])
 	checkSummary(t, r.stdout, map[string]int{
 		"done before this run": n,
-		"completed":            200 - n,
+		"completed":            rows - n,
 		"not run yet":          0,
-		"credits consumed":     12 * (200 - n),
+		"credits consumed":     12 * (rows - n),
 	})
 }
 
 func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	t.Parallel()
-	const cancelAt = 30
+	const rows, cancelAt = 50, 10
 	var (
 		calls     atomic.Int32
 		abandoned atomic.Value // the name of the row running when cancelled
@@ -352,7 +370,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 		}
 		return bitscaletest.DefaultEnricher(ctx, req)
 	}))
-	in, out := leads(t)
+	in, out := someLeads(t, rows)
 	// A sync row abandoned stays unknown: the API cannot look it up.
 	args := []string{"-sync", "-grid", "grid_001", "-in", in, "-out", out}
 
@@ -379,8 +397,8 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("resumed run: %v", r.err)
 	}
-	if output = readCSV(t, out); len(output) != 201 {
-		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	if output = readCSV(t, out); len(output) != rows+1 {
+		t.Fatalf("the resumed output has %d rows, want %d", len(output)-1, rows)
 	}
 	for i, rec := range first[1:] {
 		switch {
@@ -398,7 +416,7 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 			t.Errorf("%s, written as %s, ran %d times", rec[0], rec[4], runs[rec[0]])
 		}
 	}
-	checkSummary(t, r.stdout, map[string]int{"done before this run": n - notRunBefore, "completed": 200 - n + notRunBefore})
+	checkSummary(t, r.stdout, map[string]int{"done before this run": n - notRunBefore, "completed": rows - n + notRunBefore})
 	if !strings.Contains(r.stdout, "status is unknown") {
 		t.Errorf("the resumed run's summary does not warn of the unknown rows")
 	}
@@ -406,14 +424,15 @@ func TestEnrichAbandonsRowsOnCancel(t *testing.T) {
 
 func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 	t.Parallel()
+	const rows, paid = 48, 12 // the credits pay for a quarter of the rows
 	for _, concurrency := range []string{"1", "4"} {
 		t.Run("concurrency="+concurrency, func(t *testing.T) {
 			t.Parallel()
 			srv := startFake(t)
-			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, 50*12); err != nil {
+			if err := srv.SetCredits(bitscaletest.SeedWorkspaceID, paid*12); err != nil {
 				t.Fatal(err)
 			}
-			in, out := leads(t)
+			in, out := someLeads(t, rows)
 			args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", concurrency}
 
 			r := enrichFile(t, srv, nil, args...)
@@ -423,14 +442,14 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			input, first := readCSV(t, in), readCSV(t, out)
 			n := len(first) - 1
 			got := statuses(first)
-			if concurrency == "1" && n != 50 {
-				t.Errorf("one row at a time, the first run wrote %d rows, want 50", n)
+			if concurrency == "1" && n != paid {
+				t.Errorf("one row at a time, the first run wrote %d rows, want %d", n, paid)
 			}
 			// With rows running at once, an async row accepted while credits
 			// remained can fail when it ends (it ran: failed), and a row
 			// refused while a later one completes is written not run.
-			if got["completed"] != 50 || got["completed"]+got["failed"]+got[notRun] != n {
-				t.Errorf("the first run wrote %d rows: %v, want 50 completed and the others failed or %s", n, got, notRun)
+			if got["completed"] != paid || got["completed"]+got["failed"]+got[notRun] != n {
+				t.Errorf("the first run wrote %d rows: %v, want %d completed and the others failed or %s", n, got, paid, notRun)
 			}
 			for _, rec := range first[1:] {
 				if (rec[4] == "failed" || rec[4] == notRun) && !strings.Contains(rec[5], "credits") {
@@ -438,10 +457,10 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 				}
 			}
 			checkSummary(t, r.stdout, map[string]int{
-				"completed":        50,
+				"completed":        paid,
 				"failed":           got["failed"],
-				"not run yet":      200 - 50 - got["failed"],
-				"credits consumed": 600,
+				"not run yet":      rows - paid - got["failed"],
+				"credits consumed": paid * 12,
 			})
 
 			before := runsByName(srv, "")
@@ -455,8 +474,8 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 				t.Fatalf("resumed run: %v", r.err)
 			}
 			output := readCSV(t, out)
-			if len(output) != 201 {
-				t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+			if len(output) != rows+1 {
+				t.Fatalf("the resumed output has %d rows, want %d", len(output)-1, rows)
 			}
 			after, completed := runsByName(srv, ""), runsByName(srv, "completed")
 			for i, rec := range output[1:] {
@@ -473,9 +492,9 @@ func TestEnrichStopsWhenCreditsRunOut(t *testing.T) {
 			checkRows(t, srv, input[n+1:], output[n+1:], bitscale.OutcomeCompleted)
 			checkSummary(t, r.stdout, map[string]int{
 				"done before this run": n - got[notRun],
-				"completed":            200 - n + got[notRun],
+				"completed":            rows - n + got[notRun],
 				"not run yet":          0,
-				"credits consumed":     12 * (200 - n + got[notRun]),
+				"credits consumed":     12 * (rows - n + got[notRun]),
 			})
 		})
 	}
@@ -743,7 +762,7 @@ func TestCell(t *testing.T) {
 // the next run looks it up by its run ID, sends nothing, and rewrites it.
 func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 	t.Parallel()
-	const cancelAt = 30
+	const rows, cancelAt = 50, 10
 	var (
 		calls     atomic.Int32
 		abandoned atomic.Value // the name of the row running when cancelled
@@ -772,7 +791,7 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 		}
 		return bitscaletest.DefaultEnricher(ctx, req)
 	}))
-	in, out := leads(t)
+	in, out := someLeads(t, rows)
 	// One row at a time, so that no other row is caught between its
 	// request and its answer, which would leave it unknown for good.
 	args := []string{"-grid", "grid_001", "-in", in, "-out", out, "-concurrency", "1"}
@@ -805,8 +824,8 @@ func TestEnrichLooksUpAbandonedAsyncRows(t *testing.T) {
 		t.Fatalf("resumed run: %v", r.err)
 	}
 	input, output := readCSV(t, in), readCSV(t, out)
-	if len(output) != 201 {
-		t.Fatalf("the resumed output has %d rows, want 200", len(output)-1)
+	if len(output) != rows+1 {
+		t.Fatalf("the resumed output has %d rows, want %d", len(output)-1, rows)
 	}
 	checkRows(t, srv, input[1:], output[1:], bitscale.OutcomeCompleted)
 	checkOnceEach(t, srv, input[1:])

@@ -99,11 +99,23 @@ func connect(out io.Writer) (c *bitscale.Client, gridID string, fake bool, close
 		}
 		return c, os.Getenv("BITSCALE_GRID_ID"), false, c.CloseIdleConnections, nil
 	}
-	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(200*time.Millisecond, 600*time.Millisecond))
+	srv := startFake()
 	fmt.Fprintf(out, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n\n", srv.URL())
 	c = srv.Client()
 	return c, "", true, func() { c.CloseIdleConnections(); srv.Close() }, nil
 }
+
+// startFake starts the embedded fake server, whose async runs take a
+// moment, as real ones do, so that a person sees the run poll through its
+// stages. The tests start instead a fake whose runs stay running only
+// until the program has seen them so, and poll faster (pollInterval).
+var startFake = func() *bitscaletest.Server {
+	return bitscaletest.NewServer(bitscaletest.WithRunDurations(200*time.Millisecond, 600*time.Millisecond))
+}
+
+// pollInterval is the wait between polls of the async run, short enough
+// to show a person each stage; the tests poll faster.
+var pollInterval = 100 * time.Millisecond
 
 func walk(ctx context.Context, out io.Writer, c *bitscale.Client, gridID string, in inputs, spend bool) error {
 	me, _, err := c.Users.Me(ctx)
@@ -183,7 +195,7 @@ func walk(ctx context.Context, out io.Writer, c *bitscale.Client, gridID string,
 
 	fmt.Fprintln(out, "\nAsync run:")
 	run, err = c.Grids.RunAndWait(ctx, grid.ID, req, &bitscale.PollOptions{
-		Interval: 100 * time.Millisecond,
+		Interval: pollInterval,
 		OnUpdate: func(r *bitscale.Run) { fmt.Fprintf(out, "  %s is %s\n", r.ID, r.Status) },
 	})
 	if err != nil {

@@ -121,6 +121,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return onBitScale(ctx, out, cfg)
 }
 
+// fakeQueued and fakeRunning are how long the embedded fake's run stays
+// queued, then running: a moment, as a real run takes, so that a person
+// sees the demo wait for the webhook. The tests, which wait for nothing
+// but the delivery, set them to zero.
+var fakeQueued, fakeRunning = 200 * time.Millisecond, 500 * time.Millisecond
+
 // onFake runs the demo against a fake BitScale server started here, which
 // delivers to the local URL.
 func onFake(ctx context.Context, out io.Writer, cfg config) error {
@@ -128,7 +134,7 @@ func onFake(ctx context.Context, out io.Writer, cfg config) error {
 	// to deliver to this machine.
 	srv := bitscaletest.NewServer(
 		bitscaletest.WithLocalWebhooks(),
-		bitscaletest.WithRunDurations(200*time.Millisecond, 500*time.Millisecond))
+		bitscaletest.WithRunDurations(fakeQueued, fakeRunning))
 	defer srv.Close()
 	fmt.Fprintf(out, "BITSCALE_API_KEY is not set: using the embedded fake BitScale server at %s\n\n", srv.URL())
 	c := srv.Client()

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 			os.Unsetenv(name)
 		}
 	}
+	// Nothing polls the embedded fake's run: the demo waits for its
+	// webhook, which the fake delivers when the run ends.
+	fakeQueued, fakeRunning = 0, 0
 	goleak.VerifyTestMain(m)
 }
 
@@ -173,7 +176,7 @@ func TestWebhookReceiverGivesUpWhenNoDeliveryComes(t *testing.T) {
 	t.Setenv("BITSCALE_WEBHOOK_SECRET", srv.WebhookSecret())
 	var out bytes.Buffer
 	t.Setenv("BITSCALE_GRID_ID", bitscaletest.SeedGridID)
-	args := []string{"-public-url", "https://127.0.0.1:1/webhooks/bitscale", "-wait", "300ms", "-run"}
+	args := []string{"-public-url", "https://127.0.0.1:1/webhooks/bitscale", "-wait", "50ms", "-run"}
 	err := run(context.Background(), args, &out)
 	if err == nil || !strings.Contains(err.Error(), "no webhook for run") {
 		t.Fatalf("err = %v, want no webhook within the wait\n%s", err, out.String())

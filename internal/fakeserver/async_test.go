@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,9 +44,20 @@ func poll(t *testing.T, s *Server, id string) map[string]any {
 
 func TestAsyncStages(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	// Stages long enough for polling to see each one.
-	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 300*time.Millisecond); err != nil {
+	// The run stays running until a poll has seen it so.
+	var seenRunning atomic.Bool
+	s := newServer(t, WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
+		for !seenRunning.Load() {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return DefaultEnricher(ctx, req)
+	}))
+	// Queued long enough for the first poll to see it.
+	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 0); err != nil {
 		t.Fatal(err)
 	}
 	id := startAsync(t, s, janeDoe(""))
@@ -73,6 +85,7 @@ func TestAsyncStages(t *testing.T) {
 				if ws, _ := s.Workspace("ws_abc123"); ws.Credits.Remaining != 65800 {
 					t.Errorf("credits charged before completion: %+v", ws.Credits)
 				}
+				seenRunning.Store(true)
 			}
 		}
 		return st == StatusCompleted
@@ -145,13 +158,22 @@ func TestAsyncFailure(t *testing.T) {
 	}
 }
 
-// Credits spent by other runs while a run was queued fail it at the end.
+// Credits spent by other runs while a run was under way fail it at the end.
 func TestAsyncRunOutOfCreditsAtCompletion(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, WithRunDurations(time.Hour, 0))
-	s.SetGridRunDurations("grid_001", 50*time.Millisecond, 0)
+	spent := make(chan struct{}) // the run ends only once the credits are gone
+	s := newServer(t, WithRunDurations(time.Hour, 0), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
+		select {
+		case <-spent:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return DefaultEnricher(ctx, req)
+	}))
+	s.SetGridRunDurations("grid_001", 0, 0) // the grid's durations, not the server's
 	id := startAsync(t, s, janeDoe(""))
 	s.SetCredits("ws_abc123", 0)
+	close(spent)
 	eventually(t, "the run to fail", func() bool {
 		r, _ := s.Run(id)
 		return r.Status == StatusFailed

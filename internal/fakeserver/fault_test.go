@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,7 +69,8 @@ func TestFaultSlow(t *testing.T) {
 	t.Parallel()
 	impatient := &http.Client{Transport: client.Transport, Timeout: 50 * time.Millisecond}
 	for _, after := range []bool{false, true} {
-		s := newServer(t)
+		var logs syncBuffer // a line per request, once the fake is done with it
+		s := newServer(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		s.InjectFault(Fault{Method: "POST", Path: "grids/*", Kind: FaultSlow, Delay: 250 * time.Millisecond, AfterHandling: after})
 		_, err := impatient.Do(newRequest(t, s, "POST", "grids/grid_001/run", "ws_abc123", janeDoe("sync")))
 		if err == nil {
@@ -78,8 +80,10 @@ func TestFaultSlow(t *testing.T) {
 			eventually(t, "the run to be recorded", func() bool { return len(s.Runs()) == 1 })
 			continue
 		}
-		// Let the delay pass: the abandoned request must still not be served.
-		time.Sleep(400 * time.Millisecond)
+		// Once the fake is done with the abandoned request, whether the
+		// delay passed or the hang-up cut it short, it must not have been
+		// served; nothing serves it later.
+		eventually(t, "the fake to be done with the request", func() bool { return strings.Contains(logs.String(), "fault=slow") })
 		s.Close()
 		if len(s.Runs()) != 0 {
 			t.Errorf("before handling: an abandoned request was served")
@@ -88,10 +92,10 @@ func TestFaultSlow(t *testing.T) {
 
 	// A patient client gets the real response, late.
 	s := newServer(t)
-	s.InjectFault(Fault{Path: "user/me", Kind: FaultSlow, Delay: 100 * time.Millisecond, Header: http.Header{"X-Extra": {"1"}}})
+	s.InjectFault(Fault{Path: "user/me", Kind: FaultSlow, Delay: 50 * time.Millisecond, Header: http.Header{"X-Extra": {"1"}}})
 	start := time.Now()
 	res := send(t, s, "GET", "user/me", "", nil)
-	if time.Since(start) < 100*time.Millisecond {
+	if time.Since(start) < 50*time.Millisecond {
 		t.Errorf("answered before the delay")
 	}
 	wantJSON(t, res.body, refUser)
