@@ -126,7 +126,9 @@ func ExampleGrid_RunRequest() {
 }
 
 func ExampleGridsService_RunAndWait() {
-	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(200*time.Millisecond, 200*time.Millisecond))
+	// Each stage of a run on this fake lasts until a poll has seen it, so
+	// the output below is certain however slow the machine.
+	srv := bitscaletest.NewServer(bitscaletest.WithPolledStages())
 	defer srv.Close()
 	client := srv.Client()
 

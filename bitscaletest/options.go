@@ -59,6 +59,13 @@ func WithRunDurations(queued, running time.Duration) Option {
 	return option(fakeserver.WithRunDurations(queued, running))
 }
 
+// WithPolledStages makes each stage of an async run, queued then running,
+// last until a poll of the run has been answered with it, and its
+// duration besides: a program that polls sees every stage, however slow
+// the machine, so a test of what it shows on each is certain. An async run
+// that nobody polls never ends.
+func WithPolledStages() Option { return option(fakeserver.WithPolledStages()) }
+
 // WithSyncLatency makes every sync run take d before it answers.
 func WithSyncLatency(d time.Duration) Option { return option(fakeserver.WithSyncLatency(d)) }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,69 +24,14 @@ func TestMain(m *testing.M) {
 			os.Unsetenv(name)
 		}
 	}
-	// The embedded fake's runs stay queued as long as a person's do, but
-	// stay running only until a poll has seen them so, and are polled
-	// often: the tests see each stage without waiting out the person's
-	// pace.
+	// The embedded fake's runs stay in each stage only until a poll has
+	// seen them in it, and are polled often: the tests see every stage
+	// without waiting out a person's pace.
 	startFake = func() *bitscaletest.Server {
-		return startHoldingFake(bitscaletest.WithRunDurations(300*time.Millisecond, 0))
+		return bitscaletest.NewServer(bitscaletest.WithPolledStages(), bitscaletest.WithRunDurations(0, 0))
 	}
 	pollOptions.Interval, pollOptions.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
 	goleak.VerifyTestMain(m)
-}
-
-// startHoldingFake starts a fake with opts whose async runs, once running,
-// stay running until a poll of the run has been answered so: a program
-// polling them sees the stage however slow the machine. Sync runs are not
-// held.
-func startHoldingFake(opts ...bitscaletest.Option) *bitscaletest.Server {
-	var fake atomic.Pointer[bitscaletest.Server]
-	srv := bitscaletest.NewServer(append(opts, bitscaletest.WithEnricher(func(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
-		if srv := fake.Load(); srv != nil && asyncRunning(srv) {
-			from := len(polls(srv))
-			for !answered(polls(srv)[from:]) {
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(time.Millisecond):
-				}
-			}
-		}
-		return bitscaletest.DefaultEnricher(ctx, req)
-	}))...)
-	fake.Store(srv)
-	return srv
-}
-
-// asyncRunning reports whether an async run is running on srv.
-func asyncRunning(srv *bitscaletest.Server) bool {
-	for _, r := range srv.Runs() {
-		if r.Mode == "async" && r.Status == "running" {
-			return true
-		}
-	}
-	return false
-}
-
-// polls returns the polls of runs srv received, oldest first.
-func polls(srv *bitscaletest.Server) []bitscaletest.Request {
-	var p []bitscaletest.Request
-	for _, r := range srv.Requests() {
-		if r.Method == "GET" && strings.Contains(r.Path, "/runs/") {
-			p = append(p, r)
-		}
-	}
-	return p
-}
-
-// answered reports whether any of the requests was answered.
-func answered(reqs []bitscaletest.Request) bool {
-	for _, r := range reqs {
-		if r.Status != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func TestAsyncRunOnTheFake(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -345,5 +346,26 @@ func TestWebhookDefaults(t *testing.T) {
 	s := newServer(t)
 	if s.WebhookSecret() != DefaultWebhookSecret {
 		t.Errorf("WebhookSecret() = %q", s.WebhookSecret())
+	}
+}
+
+// With WithPolledStages a run skips no stage, even with no duration at
+// all: each lasts until a poll has been answered with it.
+func TestPolledStages(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, WithPolledStages(), WithRunDurations(0, 0))
+	for range 10 { // a stage skipped by chance would show in some
+		id := startAsync(t, s, janeDoe(""))
+		var seen []string
+		eventually(t, "the run to complete", func() bool {
+			st := poll(t, s, id)["status"].(string)
+			if len(seen) == 0 || seen[len(seen)-1] != st {
+				seen = append(seen, st)
+			}
+			return st == StatusCompleted
+		})
+		if want := []string{StatusQueued, StatusRunning, StatusCompleted}; !slices.Equal(seen, want) {
+			t.Errorf("stages seen = %v, want %v", seen, want)
+		}
 	}
 }

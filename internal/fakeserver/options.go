@@ -49,6 +49,15 @@ func WithRunDurations(queued, running time.Duration) Option {
 	return func(s *Server) { s.durations = runDurations{queued: queued, running: running} }
 }
 
+// WithPolledStages makes each stage of an async run, queued then running,
+// last until a poll of the run has been answered with it, and its
+// duration besides: a program that polls sees every stage, however slow
+// the machine, so a test of what it shows on each is certain. An async run
+// that nobody polls never ends.
+func WithPolledStages() Option {
+	return func(s *Server) { s.polledStages = true }
+}
+
 // WithSyncLatency makes every sync run take d before it answers.
 func WithSyncLatency(d time.Duration) Option {
 	return func(s *Server) { s.syncLatency = d }

@@ -60,6 +60,8 @@ func (e *RunError) Error() string { return e.Code + ": " + e.Message }
 type run struct {
 	Run
 	durations runDurations
+	polled    string        // the status a poll last answered
+	poll      chan struct{} // closed and replaced when a poll is answered
 }
 
 // SetEnricher replaces the function that computes run outputs; nil
@@ -363,6 +365,7 @@ func (s *Server) accept(g grid, req runRequest) (Run, *apiError) {
 		r.WebhookURL = req.WebhookURL
 	}
 	r.durations = s.durations
+	r.poll = make(chan struct{})
 	if d := s.grids[g.ID].durations; d != nil {
 		r.durations = *d
 	}
@@ -394,17 +397,37 @@ func (s *Server) work(id string) {
 	d := s.runs[id].durations
 	s.mu.Unlock()
 
-	if !s.wait(s.ctx, d.queued) {
+	if !s.wait(s.ctx, d.queued) || !s.polledAs(id, StatusQueued) {
 		return
 	}
 	s.start(id)
-	if !s.wait(s.ctx, d.running) {
+	if !s.wait(s.ctx, d.running) || !s.polledAs(id, StatusRunning) {
 		return
 	}
 	outputs, err := s.enrich(s.ctx, id)
 	r := s.finish(id, outputs, err)
 	if r.WebhookURL != "" {
 		s.deliver(r)
+	}
+}
+
+// polledAs waits, with WithPolledStages, until a poll of the run has been
+// answered with status. It reports false, early, if the server closes.
+func (s *Server) polledAs(id, status string) bool {
+	for {
+		s.mu.Lock()
+		r := s.runs[id]
+		if !s.polledStages || r.polled == status {
+			s.mu.Unlock()
+			return true
+		}
+		poll := r.poll
+		s.mu.Unlock()
+		select {
+		case <-poll:
+		case <-s.ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -492,12 +515,27 @@ func (s *Server) getRun(w http.ResponseWriter, c *call) {
 		writeError(w, err)
 		return
 	}
-	r, ok := s.Run(c.args[1])
-	if !ok || r.GridID != g.ID {
+	r, ok := s.polled(g.ID, c.args[1])
+	if !ok {
 		writeError(w, errorf(CodeRunNotFound, "no run %q for grid %s", c.args[1], g.ID))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.resultJSON(r))
+}
+
+// polled returns the run of the grid with id, as Run does, and notes that
+// a poll was answered with its status.
+func (s *Server) polled(gridID, id string) (Run, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[id]
+	if !ok || r.GridID != gridID {
+		return Run{}, false
+	}
+	r.polled = r.Status
+	close(r.poll)
+	r.poll = make(chan struct{})
+	return r.snapshot(), true
 }
 
 // resultJSON is a run as the poll response and the webhook show it.

@@ -62,6 +62,7 @@ type Server struct {
 	webhookBackoff time.Duration
 	runErrorString bool
 	localWebhooks  bool
+	polledStages   bool
 
 	base      string
 	srv       *http.Server
