@@ -215,7 +215,7 @@ func TestHandDecoderDepthAndTruncatedValues(t *testing.T) {
 		`{"run_id":"r","credits":{"consumed":12`, `{"run_id":"r","outputs":{"a":-`,
 		`{"run_id":"r\`, `{"run_id":"r\u00e`, `{"run_id":"r","status":"runn`, `{"run_id":"r","credits":{"consumed":`,
 		`{"run_id":"r","started_at":"2024-04-15T11:30:00Z"`, `{"run_id":"r","x":`,
-		`{"run_id":"r","outputs":{"a":12`} {
+		`{"run_id":"r","outputs":{"a":12`, `{"run_id":"r","outputs":{"a":1e`, `{"run_id":"r","outputs":{"a":1E+`} {
 		b := []byte(body)
 		b = b[:len(b):len(b)] // nothing to read past the end, even by mistake
 		var r Run
@@ -328,6 +328,7 @@ var errorBodies = []string{
 	`{"error":"a","error":{"code":"B"}}`,
 	`{"error":{"code":"X","message":"m"}} trailing`,
 	`{"error":{"code":"X","message":"m"}`,
+	`{"error":`,
 	` {"error" : { "code" : "X" , "message" : "m\u0000" } } `,
 	"{\"error\":{\"code\":\"X\",\"message\":\"\xff\xfe\"}}",
 	`<html><body>502 Bad Gateway</body></html>`,
