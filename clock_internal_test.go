@@ -74,6 +74,49 @@ func TestParseDate(t *testing.T) {
 	}
 }
 
+// The form servers send is read by hand, down to its bounds; anything else
+// is left to http.ParseTime.
+func TestParseIMFDate(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"Mon, 01 Jan 2000 00:00:00 GMT", "Sun, 31 Dec 1999 23:59:59 GMT", "Wed, 29 Feb 2024 12:30:45 GMT",
+		"Tue, 30 Apr 2024 09:09:09 GMT", "Thu, 15 Aug 1990 19:19:19 GMT",
+	} {
+		got, ok := parseIMFDate(in)
+		want, err := http.ParseTime(in)
+		if !ok || err != nil || !got.Equal(want) {
+			t.Errorf("parseIMFDate(%q) = %s, %v; http.ParseTime: %s, %v", in, got, ok, want, err)
+		}
+	}
+	for _, in := range []string{
+		"mon, 01 Jan 2000 00:00:00 GMT", "Mon, 01 jan 2000 00:00:00 GMT", "Mon, 01 Jan 2000 00:00:00 UTC",
+		"Mon, 00 Jan 2000 00:00:00 GMT", "Mon, 31 Apr 2000 00:00:00 GMT", "Mon, 01 Jan 2000 24:00:00 GMT",
+		"Mon, 01 Jan 2000 00:60:00 GMT", "Mon, 01 Jan 2000 00:00:60 GMT", "Mon, 0/ Jan 2000 00:00:00 GMT",
+		"Mon, 0: Jan 2000 00:00:00 GMT", "Mon, /1 Jan 2000 00:00:00 GMT", "Mon, :1 Jan 2000 00:00:00 GMT",
+		"Mon,  01 Jan 2000 00:00:00 GMT", "Mon; 01 Jan 2000 00:00:00 GMT", "Mon, 01-Jan 2000 00:00:00 GMT",
+		"Mon, 01 Jan-2000 00:00:00 GMT", "Mon, 01 Jan 2000-00:00:00 GMT", "Mon, 01 Jan 2000 00-00:00 GMT",
+		"Mon, 01 Jan 2000 00:00-00 GMT", "Mon, 01 Jan 2000 00:00:00 GMX",
+	} {
+		if _, ok := parseIMFDate(in); ok {
+			t.Errorf("parseIMFDate took %q", in)
+		}
+	}
+}
+
+// The clocks agree up to skewTolerance, not from it.
+func TestClockSkewTolerance(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 3, 4, 7, 0, time.UTC)
+	for date, want := range map[string]time.Duration{
+		"Wed, 02 Dec 2026 03:04:05 GMT": 2 * time.Second,
+		"Wed, 02 Dec 2026 03:04:06 GMT": 0,
+		"Wed, 02 Dec 2026 03:04:08 GMT": 0,
+		"Wed, 02 Dec 2026 03:04:09 GMT": -2 * time.Second,
+	} {
+		assert.Equal(t, want, clockSkew(header("Date", date), now), date)
+	}
+}
+
 // FuzzParseDate checks the hand-read form against http.ParseTime, which
 // reads every form.
 func FuzzParseDate(f *testing.F) {
