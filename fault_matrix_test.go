@@ -140,17 +140,14 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-// matrixClient returns a client of srv, or of a closed port when refused,
+// matrixClient returns a client of srv, or of refusedURL when refused,
 // with a 1s attempt timeout and no connection reuse: net/http silently
 // resends a GET whose reused connection fails, which would hide attempts.
 func matrixClient(t *testing.T, srv *fakeserver.Server, refused bool, dials *atomic.Int32) *bitscale.Client {
 	t.Helper()
 	base := srv.URL()
 	if refused {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		base = "http://" + ln.Addr().String() + "/api/v1/"
-		ln.Close()
+		base = refusedURL + "/api/v1/"
 	}
 	var d net.Dialer
 	tr := &http.Transport{
@@ -170,6 +167,12 @@ func matrixClient(t *testing.T, srv *fakeserver.Server, refused bool, dials *ato
 	require.NoError(t, err)
 	return c
 }
+
+// refusedURL is an address that refuses connections: port 1, which no
+// test listens on, and which is never handed out as an ephemeral port. A
+// port a test listened on and closed could be given to another test's
+// server, running in parallel, before it is dialled.
+const refusedURL = "http://127.0.0.1:1"
 
 // unixMilliIn returns the Unix time d from now in seconds with
 // milliseconds, an X-RateLimit-Reset the client takes as exactly as one in
@@ -202,11 +205,9 @@ func TestCancelDuringLongRetryAfterWait(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return len(srv.Requests()) == 1 }, 5*time.Second, time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // into the 30s wait
-	cancelled := time.Now()
 	cancel()
-	select {
+	select { // a third of the wait: it ended with the context, not its timer
 	case err := <-done:
-		assert.Less(t, time.Since(cancelled), 100*time.Millisecond)
 		assert.ErrorIs(t, err, context.Canceled)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call sat out the Retry-After wait")

@@ -3,7 +3,6 @@ package bitscale_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -100,9 +99,7 @@ func TestRedirectFromHTTPSToHTTPIsRefusedWithItsReason(t *testing.T) {
 // dial of the redirect must not pass for the run's own.
 func TestRunPostRedirectToADeadHostIsNotReplayed(t *testing.T) {
 	t.Parallel()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://" + l.Addr().String() + "/result"
-	l.Close()
+	dead := refusedURL + "/result"
 	var posts atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)

@@ -288,10 +288,11 @@ func TestWebhookHandlerDropsReplayedFakeDelivery(t *testing.T) {
 
 func TestWebhookHandlerRunsSlowDeliveryOnce(t *testing.T) {
 	t.Parallel()
-	// The fake gives up on an attempt after 200ms; the retries come 20ms,
-	// 40ms and 80ms later.
+	// The fake gives up on an attempt after a second, which only the
+	// first, held below, takes; the retries come 20ms, 40ms and 80ms later.
+	// A shorter timeout could time out the retries too on a starved machine.
 	srv, c := newWebhookFake(t,
-		bitscaletest.WithWebhookTimeout(200*time.Millisecond),
+		bitscaletest.WithWebhookTimeout(time.Second),
 		bitscaletest.WithWebhookBackoff(20*time.Millisecond))
 
 	var arrived, calls atomic.Int32
