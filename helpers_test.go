@@ -2,13 +2,10 @@ package bitscale_test
 
 import (
 	"context"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,22 +14,12 @@ import (
 	"github.com/bitscale/bitscale-go"
 	"github.com/bitscale/bitscale-go/bitscaletest"
 	"github.com/bitscale/bitscale-go/internal/fakeserver"
-	"go.uber.org/goleak"
+	"github.com/bitscale/bitscale-go/internal/testmain"
 )
 
-func TestMain(m *testing.M) {
-	// Most tests here wait on sockets, servers and short timers rather
-	// than on the CPU, so running only GOMAXPROCS of them at once (the
-	// default of -parallel) leaves the machine idle. A -parallel given on
-	// the command line is kept.
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(16*runtime.GOMAXPROCS(0)))
-	}
-	goleak.VerifyTestMain(m)
-}
+// TestMain runs 16 tests at once per core: most wait on sockets, servers
+// and short timers, and none may depend on the machine keeping up.
+func TestMain(m *testing.M) { testmain.Run(m, 16) }
 
 // testKey is the API key the tests use; no output may ever contain it.
 const testKey = "bsk_test_9f8e7d6c5b4a"

@@ -7,30 +7,18 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bitscale/bitscale-go/bitscaletest"
-	"go.uber.org/goleak"
+	"github.com/bitscale/bitscale-go/internal/testmain"
 )
 
-func TestMain(m *testing.M) {
-	// Many tests wait on subprocesses and servers rather than on the CPU:
-	// the crash test's kills, above all, which would hold both places
-	// that -parallel gives a 2-core machine by default while the other
-	// tests queue behind them. A -parallel given on the command line is
-	// kept.
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
-	}
-	goleak.VerifyTestMain(m)
-}
+// TestMain runs 4 tests at once per core: many wait on subprocesses and
+// servers, the crash test's kills above all, which would otherwise hold
+// both places a 2-core machine has while the other tests queue.
+func TestMain(m *testing.M) { testmain.Run(m, 4) }
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 

@@ -3,32 +3,19 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bitscale/bitscale-go"
 	"github.com/bitscale/bitscale-go/bitscaletest"
+	"github.com/bitscale/bitscale-go/internal/testmain"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	// The tests wait on servers, subprocesses and timers rather than on
-	// the CPU, so running only GOMAXPROCS of them at once (the default of
-	// -parallel) leaves the machine idle. A -parallel given on the
-	// command line is kept.
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
-	}
-	goleak.VerifyTestMain(m)
-}
+// TestMain runs 4 tests at once per core: they wait on servers,
+// subprocesses and timers rather than on the CPU.
+func TestMain(m *testing.M) { testmain.Run(m, 4) }
 
 // testKey is the fake's API key in these tests: distinctive, so that a
 // test can tell it never reached a result.
