@@ -10,13 +10,22 @@ import (
 // was written before the answer travelled.
 const skewTolerance = 2 * time.Second
 
-// clockSkew returns how far the local clock at now is ahead of the
-// server's (negative if behind), as the response's Date header shows, or
-// zero if there is no Date or the clocks agree within skewTolerance.
-// X-RateLimit-Reset is a time on the server's clock: read on a machine
-// whose clock is minutes ahead or behind, a window would seem to end
-// minutes late, shutting the gate, or to have ended already.
+// clockSkew returns how far the local clock at now, when the response
+// arrived, is ahead of the server's (negative if behind), as its Date
+// header shows, or zero if the clocks agree within skewTolerance or there
+// is no Date to tell. X-RateLimit-Reset is a time on the server's clock:
+// read on a machine whose clock is minutes ahead or behind, a window would
+// seem to end minutes late, shutting the gate, or to have ended already.
+//
+// The Date is the second the server answered in, truncated, and the answer
+// then travelled: the skew found is the true one or up to a second and the
+// travel more, so a reset moved by it is never early, which would send
+// requests into a window still spent. An answer with an Age header was
+// kept by a cache, and its Date is older than the answer.
 func clockSkew(h http.Header, now time.Time) time.Duration {
+	if first(h, "Age") != "" {
+		return 0
+	}
 	date, ok := parseDate(first(h, "Date"))
 	if !ok {
 		return 0

@@ -1,12 +1,14 @@
 package bitscale
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // X-RateLimit-Reset is a time on the server's clock: a response whose Date
@@ -103,18 +105,22 @@ func TestParseIMFDate(t *testing.T) {
 	}
 }
 
-// The clocks agree up to skewTolerance, not from it.
+// The clocks agree up to skewTolerance, not from it; an answer from a
+// cache tells nothing.
 func TestClockSkewTolerance(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 2, 3, 4, 7, 0, time.UTC)
 	for date, want := range map[string]time.Duration{
 		"Wed, 02 Dec 2026 03:04:05 GMT": 2 * time.Second,
 		"Wed, 02 Dec 2026 03:04:06 GMT": 0,
+		"Wed, 02 Dec 2026 03:04:07 GMT": 0,
 		"Wed, 02 Dec 2026 03:04:08 GMT": 0,
 		"Wed, 02 Dec 2026 03:04:09 GMT": -2 * time.Second,
 	} {
 		assert.Equal(t, want, clockSkew(header("Date", date), now), date)
 	}
+	cached := header("Date", "Wed, 02 Dec 2026 03:04:05 GMT", "Age", "2")
+	assert.Zero(t, clockSkew(cached, now), "a cached answer")
 }
 
 // FuzzParseDate checks the hand-read form against http.ParseTime, which
@@ -131,4 +137,29 @@ func FuzzParseDate(f *testing.F) {
 			t.Fatalf("parseDate(%q) = %s, %v; http.ParseTime: %s, %v", v, got, ok, want, err)
 		}
 	})
+}
+
+// Answers of one window whose resets were moved by a skew read from Dates
+// a second apart are still one window: the lower count stands, whichever
+// comes first.
+func TestGateTellsWindowsApartOnTheServersClock(t *testing.T) {
+	t.Parallel()
+	server := time.Now().Add(-10 * time.Minute).Truncate(time.Second) // the server is behind
+	reset := strconv.FormatInt(server.Add(30*time.Second).Unix(), 10)
+	answer := func(remaining int, date time.Time) RateLimit {
+		rl, ok := rateLimitHeaders(header("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", strconv.Itoa(remaining),
+			"X-RateLimit-Reset", reset, "Date", date.UTC().Format(http.TimeFormat)))
+		require.True(t, ok)
+		return rl
+	}
+	earlier, later := answer(7, server), answer(5, server.Add(time.Second))
+	require.True(t, later.Reset.Before(earlier.Reset), "a later Date moves the reset less")
+	for name, order := range map[string][2]RateLimit{"lower last": {earlier, later}, "lower first": {later, earlier}} {
+		g := newGate(time.Minute, true)
+		for _, rl := range order {
+			require.NoError(t, acquired(g.acquire(context.Background())))
+			g.release(rl, true, true, false)
+		}
+		assert.Equal(t, 5, g.remaining, name)
+	}
 }

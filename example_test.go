@@ -149,7 +149,7 @@ func ExampleGridsService_RunAndWait() {
 }
 
 func ExampleRunsService_PollUntilDone() {
-	// Runs on this fake end as soon as they are accepted.
+	// Runs on this fake take no time.
 	srv := bitscaletest.NewServer(bitscaletest.WithRunDurations(0, 0))
 	defer srv.Close()
 	client := srv.Client()

@@ -100,12 +100,12 @@ func (g *gate) release(rl RateLimit, ok, answered, probe bool) {
 	}
 	now := time.Now()
 	switch {
-	case ok && rl.Reset.Before(g.last.Reset) && now.Before(g.expires):
+	case ok && rl.windowEnd().Before(g.last.windowEnd()) && now.Before(g.expires):
 		// An answer from a window that has since ended tells nothing new.
 	case ok && !rl.Reset.IsZero():
 		// Within a window the count only falls: an answer that arrives after
 		// a lower one was counted before it, so the lower one stands.
-		if rl.Reset.Equal(g.last.Reset) && g.last.Remaining < rl.Remaining {
+		if rl.windowEnd().Equal(g.last.windowEnd()) && g.last.Remaining < rl.Remaining {
 			rl.Remaining = g.last.Remaining
 		}
 		g.last = rl

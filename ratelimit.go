@@ -18,11 +18,17 @@ type RateLimit struct {
 	// response's Date shows the server's clock two seconds or more off,
 	// the server's reset is moved by the difference.
 	Reset time.Time
+
+	// window is the reset as the server gave it, if Reset was moved: every
+	// answer of a window gives the same, where Reset, moved by a
+	// difference read from a Date truncated to the second, may vary by up
+	// to a second.
+	window time.Time
 }
 
 // String formats the rate limit for logs.
 func (r RateLimit) String() string {
-	if r == (RateLimit{}) {
+	if r.Limit == 0 && r.Remaining == 0 && r.Reset.IsZero() {
 		return "rate limit unknown"
 	}
 	return fmt.Sprintf("%d/%d remaining, resets %s", r.Remaining, r.Limit, r.Reset.Format(time.RFC3339))
@@ -51,10 +57,22 @@ func rateLimitHeaders(h http.Header) (rl RateLimit, ok bool) {
 		if v < 1e9 {
 			rl.Reset = now.Add(time.Duration(v * float64(time.Second))).Truncate(time.Millisecond)
 		} else {
-			rl.Reset = time.UnixMilli(int64(v * 1000)).Add(clockSkew(h, now))
+			rl.Reset = time.UnixMilli(int64(v * 1000))
+			if skew := clockSkew(h, now); skew != 0 {
+				rl.window, rl.Reset = rl.Reset, rl.Reset.Add(skew)
+			}
 		}
 	}
 	return rl, ok
+}
+
+// windowEnd is the reset as the server gave it, which tells one window
+// from another: the same in every answer of a window.
+func (r RateLimit) windowEnd() time.Time {
+	if r.window.IsZero() {
+		return r.Reset
+	}
+	return r.window
 }
 
 // first returns the first value of a header given its canonical name.

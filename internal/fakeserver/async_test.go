@@ -45,9 +45,10 @@ func poll(t *testing.T, s *Server, id string) map[string]any {
 
 func TestAsyncStages(t *testing.T) {
 	t.Parallel()
-	// The run stays running until a poll has seen it so.
+	// Each stage lasts until a poll has seen it, and the run ends only
+	// once the test has looked at the running stage.
 	var seenRunning atomic.Bool
-	s := newServer(t, WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
+	s := newServer(t, WithPolledStages(), WithRunDurations(0, 0), WithEnricher(func(ctx context.Context, req EnrichRequest) (map[string]any, error) {
 		for !seenRunning.Load() {
 			select {
 			case <-ctx.Done():
@@ -57,10 +58,6 @@ func TestAsyncStages(t *testing.T) {
 		}
 		return DefaultEnricher(ctx, req)
 	}))
-	// Queued long enough for the first poll to see it.
-	if err := s.SetGridRunDurations("grid_001", 300*time.Millisecond, 0); err != nil {
-		t.Fatal(err)
-	}
 	id := startAsync(t, s, janeDoe(""))
 
 	var seen []string

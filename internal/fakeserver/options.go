@@ -53,7 +53,8 @@ func WithRunDurations(queued, running time.Duration) Option {
 // last until a poll of the run has been answered with it, and its
 // duration besides: a program that polls sees every stage, however slow
 // the machine, so a test of what it shows on each is certain. An async run
-// that nobody polls never ends.
+// that nobody polls never ends, and so never sends its webhook: a test that
+// waits for the webhook alone must not use it.
 func WithPolledStages() Option {
 	return func(s *Server) { s.polledStages = true }
 }

@@ -234,11 +234,7 @@ type call struct {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	// The Date of every answer is the fake's clock, as a server's is its
-	// own: a fake given a clock ahead of the client's stands in for a
-	// server whose clock is.
-	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, now: s.now}
 	c := &call{r: r}
 	c.body, c.bodyErr = readBody(r)
 	seq := s.record(r, c.body)
@@ -308,19 +304,24 @@ func splitPath(escaped string) ([]string, bool) {
 // statusWriter remembers the status written, for the log.
 type statusWriter struct {
 	http.ResponseWriter
+	now    func() time.Time
 	status int
 }
 
+// WriteHeader notes the status and dates the answer by the fake's clock
+// as it is sent, as a server dates its answers by its own: a fake given a
+// clock ahead of the client's stands in for a server whose clock is.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.Header().Set("Date", w.now().UTC().Format(http.TimeFormat))
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
