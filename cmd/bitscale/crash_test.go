@@ -2,32 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bitscale/bitscale-go/bitscaletest"
+	"github.com/bitscale/bitscale-go/internal/crashtest"
 )
 
 // asCommand, set in the environment, makes the test binary the command
 // itself, as main makes it, so that the crash test need not build it.
 const asCommand = "BITSCALE_TEST_AS_COMMAND"
-
-// noRaceSleep returns the GORACE setting, as an environment entry, that
-// keeps a test binary built with -race from sleeping a second before it
-// exits, as the race detector does by default: the program's every run
-// would take a second more.
-func noRaceSleep() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
-}
 
 func init() {
 	if os.Getenv(asCommand) == "1" {
@@ -70,14 +58,14 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			k := &killer{latency: latency}
-			srv := startFake(t, mode.fake, bitscaletest.WithEnricher(k.enrich))
+			k := &crashtest.Killer{Latency: latency}
+			srv := startFake(t, mode.fake, bitscaletest.WithEnricher(k.Enrich))
 			in, out := leads(t)
 			args := append([]string{"enrich", "grid_001", in, "-o", out, "--concurrency", "8"}, mode.args...)
 			const kills = 12
 			midway := 0 // kills that came before the command ended
 			for i := range kills {
-				if k.run(t, bin, args, environ(srv)) {
+				if k.Run(t, bin, args, environ(srv), exitPartial) {
 					midway++
 				}
 				t.Logf("kill %d: %d runs on the fake", i+1, len(srv.Runs()))
@@ -125,74 +113,9 @@ func TestEnrichSurvivesSIGKILL(t *testing.T) {
 
 // environ is the environment of the command, pointed at srv.
 func environ(srv *bitscaletest.Server) []string {
-	e := append(os.Environ(), asCommand+"=1", noRaceSleep())
+	e := append(os.Environ(), asCommand+"=1", crashtest.NoRaceSleep())
 	for k, v := range env(srv) {
 		e = append(e, k+"="+v)
 	}
 	return e
-}
-
-// killer kills a command with SIGKILL at moments the fake it talks to
-// times.
-type killer struct {
-	latency time.Duration // of a run on the fake
-	ended   atomic.Int64  // runs that reached their end on the fake
-
-	mu   sync.Mutex
-	at   int64  // kill once ended reaches this
-	kill func() // kills the command running, once
-}
-
-// enrich is the fake's enricher: it counts the runs that reach their end,
-// and has the command killed when they reach the count chosen.
-func (k *killer) enrich(ctx context.Context, req bitscaletest.EnrichRequest) (map[string]any, error) {
-	n := k.ended.Add(1)
-	k.mu.Lock()
-	if k.kill != nil && n >= k.at {
-		time.AfterFunc(rand.N(k.latency), k.kill)
-		k.kill = nil
-	}
-	k.mu.Unlock()
-	return bitscaletest.DefaultEnricher(ctx, req)
-}
-
-// run starts the command with env and kills it with SIGKILL after 1 to 8
-// runs ended on the fake, or now and then a random time after its start,
-// or lets it end first, and reports whether it killed it.
-func (k *killer) run(t *testing.T, bin string, args, env []string) bool {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	var killed atomic.Bool
-	kill := sync.OnceFunc(func() {
-		killed.Store(true) // before: the command may be seen dead before Kill returns
-		cmd.Process.Kill()
-	})
-	k.mu.Lock()
-	if rand.N(4) == 0 {
-		time.AfterFunc(rand.N(3*k.latency), kill)
-	} else {
-		k.at, k.kill = k.ended.Load()+1+rand.N(int64(8)), kill
-	}
-	k.mu.Unlock()
-	// Should the command hang, the test ends rather than wait for ever.
-	watchdog := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	defer watchdog.Stop()
-	err := cmd.Wait()
-	k.mu.Lock()
-	k.kill = nil
-	k.mu.Unlock()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("running %s: %v", bin, err)
-	}
-	if err != nil && !killed.Load() && exit.ExitCode() != exitPartial {
-		t.Fatalf("the command failed before it was killed: %v\n%s", err, stderr.String())
-	}
-	return err != nil && killed.Load()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bitscale/bitscale-go/bitscaletest"
+	"github.com/bitscale/bitscale-go/internal/crashtest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -22,7 +23,7 @@ func TestBitscaleMCPOverStdio(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "mcp", "--fake")
-	cmd.Env = append(os.Environ(), asCommand+"=1", noRaceSleep())
+	cmd.Env = append(os.Environ(), asCommand+"=1", crashtest.NoRaceSleep())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	ctx := context.Background()

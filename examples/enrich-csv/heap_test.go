@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bitscale/bitscale-go/bitscaletest"
+	"github.com/bitscale/bitscale-go/internal/crashtest"
 )
 
 var (
@@ -105,7 +106,7 @@ func peakHeap(t *testing.T, args, env []string) (uint64, time.Duration) {
 	}
 	report := filepath.Join(t.TempDir(), "heap")
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(os.Environ(), asCommand+"=1", noRaceSleep(), heapReport+"="+report), env...)
+	cmd.Env = append(append(os.Environ(), asCommand+"=1", crashtest.NoRaceSleep(), heapReport+"="+report), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
